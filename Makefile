@@ -1,0 +1,144 @@
+# Tally -- build, test, demo.
+#
+#   make deps                 install the Debian (and npm) packages we need
+#   make build                build/ngx_http_tally_module.so and build/tallyd
+#   make test                 build, then every C unit test and the pytest suite
+#   make test SANITIZE=address  the same with tallyd and the unit tests
+#                             instrumented (output in build/address/)
+#   make fuzz FUZZ_SECONDS=N  run every libFuzzer target for N seconds each
+#   make demo                 NGINX + module on :8080, tallyd on :8089
+#
+# Plain C objects go to $(OUT)/obj; the NGINX module is always built
+# uninstrumented by NGINX's own build system in build/nginx/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SANITIZE ?=
+FUZZ_SECONDS ?= 10
+PYTEST ?= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
+
+ifeq ($(SANITIZE),)
+OUT := build
+SANFLAGS :=
+else
+OUT := build/$(SANITIZE)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -I. $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpthread -lm
+
+SPOOL_SRCS   := $(wildcard spool/*.c)
+VISITOR_SRCS := $(wildcard visitor/*.c)
+# the module's plain-C parts: everything in ngx_module/ without NGINX types
+BEACON_SRCS  := $(filter-out ngx_module/ngx_http_%,$(wildcard ngx_module/*.c))
+AGG_SRCS     := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
+LIB_SRCS     := $(SPOOL_SRCS) $(VISITOR_SRCS) $(BEACON_SRCS) $(AGG_SRCS)
+LIB_OBJS     := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
+HEADERS      := $(wildcard */*.h) tests/check.h
+
+TEST_SRCS    := $(wildcard tests/*/test_*.c)
+TEST_BINS    := $(TEST_SRCS:%.c=$(OUT)/%)
+
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+NGX_SRC      := /usr/share/nginx/src
+NGX_BUILD    := build/nginx
+MODULE_SO    := build/ngx_http_tally_module.so
+MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
+                spool/spool.h visitor/visitor.h
+
+.PHONY: all build deps test unit pytest fuzz fuzz-build demo clean
+all: build
+
+build: $(MODULE_SO) $(OUT)/tallyd
+
+# ---- plain C ---------------------------------------------------------------
+
+$(OUT)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(OUT)/libtally.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(OUT)/tallyd: $(OUT)/obj/aggregator/main.o $(OUT)/libtally.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/tests/%: tests/%.c $(OUT)/libtally.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libtally.a $(LDLIBS)
+
+# ---- the NGINX module, built by NGINX's own build system -------------------
+# Debian's nginx-dev ships configure and headers; configure runs in a private
+# copy so the system tree stays untouched.  The full conf_flags give the
+# module the same binary signature as /usr/sbin/nginx.
+
+$(NGX_BUILD)/Makefile: config
+	rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
+	cp -r $(NGX_SRC) $(NGX_BUILD)/src
+	cd $(NGX_BUILD)/src && source ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS) -fPIC" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS)" \
+	    --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(CURDIR)/$(NGX_BUILD)/objs > $(CURDIR)/$(NGX_BUILD)/configure.log \
+	    || { tail -30 $(CURDIR)/$(NGX_BUILD)/configure.log; exit 1; }
+
+$(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -f $(CURDIR)/$(NGX_BUILD)/objs/Makefile -C $(NGX_BUILD)/src modules
+	cp $(NGX_BUILD)/objs/ngx_http_tally_module.so $@
+
+# ---- tests -----------------------------------------------------------------
+
+test: build $(TEST_BINS)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory pytest
+
+unit: $(TEST_BINS)
+	@fail=0; for t in $(TEST_BINS); do \
+	    (cd $(CURDIR) && $$t) || { echo "FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+
+pytest: build
+	TALLY_BIN=$(CURDIR)/$(OUT) TALLY_MODULE=$(CURDIR)/$(MODULE_SO) \
+	    $(PYTEST) -q tests $(PYTEST_ARGS)
+
+# ---- fuzzing (clang + libFuzzer) --------------------------------------------
+
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); corpus=tests/fuzz/corpus/$$n; \
+	    mkdir -p build/fuzz/work/$$n; \
+	    echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        -artifact_prefix=build/fuzz/ build/fuzz/work/$$n \
+	        $$( [ -d $$corpus ] && echo $$corpus ) 2>build/fuzz/$$n.log \
+	        || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	done
+
+# ---- setup and demo ----------------------------------------------------------
+
+deps:
+	@bash tools/deps.sh
+
+demo: build
+	@bash tools/demo.sh
+
+clean:
+	rm -rf build
