@@ -64,7 +64,11 @@
  *           (that is how the format grows without a version bump).  The
  *           fields must exactly fill E.
  *
- *   Tags: see enum spool_field.  Required: SITE, NAME, URL.
+ *   Tags: see enum spool_field.  Required: SITE, NAME, URL (present means
+ *   the field is there; an empty value is still present).  Tags
+ *   1..SPOOL_F_MAX-1 are decoded into spool_event.field[] and may appear
+ *   only once; tag 0 and tags >= SPOOL_F_MAX are skipped (a repeat of those
+ *   is not checked).  The encoder writes fields in ascending tag order.
  *
  * VALIDITY
  *
@@ -81,6 +85,9 @@
  *   - Otherwise an invalid record is corrupt.  The reader reports it with its
  *     file name and offset, then scans forward for the next offset holding
  *     the record magic followed by a valid record, and resumes there.
+ *
+ *   A corrupt stretch is reported once, at the offset where it starts,
+ *   however many false record magics it holds.
  *
  *   Records never straddle segments.  A writer that fails to write a whole
  *   record never acknowledges it; it truncates back to the record's start
@@ -140,10 +147,17 @@ typedef struct {
  * crc32c(crc32c(0,a,n),b,m) == crc32c(0,ab,n+m). */
 uint32_t spool_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* Same result as spool_crc32c, always with the portable slice-by-8 code
+ * (spool_crc32c uses the SSE4.2 instruction when the CPU has it).  For
+ * tests and benchmarks. */
+uint32_t spool_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+
 /* ---- records (spool/record.c): pure functions on memory, no I/O ---- */
 
-/* Bytes one encoded event takes, or 0 if a field is longer than 65535 or
- * the event would exceed 65535 bytes. */
+/* Bytes one encoded event takes, or 0 if a field is longer than 65535,
+ * the event would exceed 65535 bytes, or a required field (SITE, NAME,
+ * URL) is absent -- so the encoder never writes a record the decoder would
+ * call corrupt.  Fields with ptr == NULL are absent; field[0] is ignored. */
 size_t spool_event_size(const spool_event *ev);
 
 /* Bytes a record holding these n events takes (header included), or 0 if
@@ -174,7 +188,9 @@ spool_status spool_record_decode(const unsigned char *buf, size_t len,
                                  const char **why);
 
 /* Returns the offset of the next position > 0 in buf where the record magic
- * starts, or len if there is none.  Used to resynchronise after corruption. */
+ * starts, or len if there is none.  Used to resynchronise after corruption.
+ * A prefix of the magic ending buf ("T", "TL", "TLY") counts as a start,
+ * since the rest of it may simply not have been read yet. */
 size_t spool_record_resync(const unsigned char *buf, size_t len);
 
 /* ---- segments (spool/segment.c): files ---- */
@@ -183,7 +199,7 @@ size_t spool_record_resync(const unsigned char *buf, size_t len);
 void spool_segment_header(unsigned char hdr[SPOOL_SEG_HDR_SIZE],
                           uint32_t pid, uint64_t created_us);
 
-/* Checks a segment header; returns 0 if valid and sets *pid/*created_us
+/* Checks a segment header; returns 0 if valid and sets *pid and *created_us
  * (either may be NULL), -1 otherwise. */
 int spool_segment_header_check(const unsigned char *hdr, size_t len,
                                uint32_t *pid, uint64_t *created_us);
@@ -195,11 +211,25 @@ void spool_segment_name(char *name, uint64_t created_us, uint32_t pid);
 /* Returns 1 if name is a segment file name (not a .done marker), else 0. */
 int spool_segment_name_valid(const char *name);
 
+/* Parses a segment file name into (created_us, pid) (either may be NULL).
+ * Returns 0, or -1 if name is not a segment file name. */
+int spool_segment_name_parse(const char *name, uint64_t *created_us,
+                             uint32_t *pid);
+
 /* Creates a new segment in dir: opens "<dir>/<name>" with O_CREAT|O_EXCL,
  * writes the header, and if durable is non-zero fdatasyncs the file and the
  * directory.  Returns the open fd (O_WRONLY|O_APPEND|O_CLOEXEC) and copies
- * the name into name (SPOOL_NAME_MAX bytes), or -1 with errno set.  The
- * caller owns the fd. */
+ * the name into name (SPOOL_NAME_MAX bytes), or -1 with errno set (EEXIST
+ * if the name exists).  The caller owns the fd.
+ *
+ * How: the file is built as "<name>.tmp" (O_CREAT|O_EXCL|O_APPEND|
+ * O_CLOEXEC, mode 0644), header written (and synced when durable), then
+ * published with link() and the .tmp name removed, so readers never see a
+ * segment without its header.  When pid == getpid() the fd also carries an
+ * exclusive flock() taken before publication, held until the fd (and any
+ * duplicate of it) is closed; spool_segment_is_finished uses it.  A crash
+ * between open and unlink can leave a "<name>.tmp" file behind (ignored by
+ * readers, safe to delete when its pid is gone). */
 int spool_segment_create(const char *dir, uint32_t pid, uint64_t created_us,
                          int durable, char *name);
 
@@ -208,6 +238,8 @@ int spool_segment_create(const char *dir, uint32_t pid, uint64_t created_us,
 int spool_segment_finish(const char *dir, const char *name, int durable);
 
 /* Appends len bytes (one or more whole records) with a single write().
+ * The fast path is exactly one write() syscall; the rollback (fstat +
+ * ftruncate) relies on the caller being the segment's only writer.
  * Returns 0 when all bytes were written.  On a short or failed write it
  * tries to truncate the file back to its previous size and returns -1 with
  * errno set (EIO for a short write): the records were not stored and must
@@ -218,7 +250,11 @@ int spool_segment_append(int fd, const void *buf, size_t len,
 
 /* Returns 1 if segment `name` in dir is finished by the rules in the
  * DIRECTORY section (marker present, newer segment of the same pid present,
- * or writer pid gone), else 0. */
+ * or writer pid gone), else 0.  "Writer pid gone" means kill(pid, 0) fails
+ * with ESRCH *and* no process holds the flock taken by
+ * spool_segment_create: a writer in another pid namespace (edge and tallyd
+ * in separate containers sharing the spool) is thus not taken for dead.
+ * Scans dir for the newer-segment rule: O(number of files) per call. */
 int spool_segment_is_finished(const char *dir, const char *name);
 
 /* ---- reading (spool/reader.c) ---- */
@@ -228,19 +264,24 @@ int spool_segment_is_finished(const char *dir, const char *name);
 typedef void (*spool_corrupt_fn)(void *ctx, const char *segment,
                                  uint64_t offset, const char *why);
 
-/* A reader over one segment file.  It reads through an internal buffer;
+/* A reader over one segment file.  It reads through an internal buffer
+ * (256 KiB, grown up to one maximal record when needed) with pread();
  * decoded events point into that buffer and stay valid until the next call
- * on the same reader. */
+ * on the same reader.  Not thread-safe; one reader per thread. */
 typedef struct spool_reader spool_reader;
 
 /* Opens segment `name` in dir and positions it at offset (0 means just after
- * the header).  Returns NULL with errno set on failure.  Caller frees with
- * spool_reader_close. */
+ * the header).  Returns NULL with errno set on failure (EINVAL for a name
+ * that is not a segment name or an offset inside the header).  Caller frees
+ * with spool_reader_close.  The segment header is checked lazily, on the
+ * first spool_reader_next that finds it complete; it must be valid and
+ * match the name, else no records are read (a finished segment with a
+ * damaged header is reported once, offset 0, "bad segment header"). */
 spool_reader *spool_reader_open(const char *dir, const char *name,
                                 uint64_t offset, spool_corrupt_fn on_corrupt,
                                 void *ctx);
 
-/* Reads the next valid record.  Returns 1 and fills ev/n/*rec_offset (the
+/* Reads the next valid record.  Returns 1 and fills ev, *n, *rec_offset (the
  * record's start) and *next_offset (the offset just past it) on success;
  * returns 0 when no complete record follows (end of data so far, or a torn
  * tail -- call again later for live segments); returns -1 on an I/O error
@@ -250,16 +291,20 @@ int spool_reader_next(spool_reader *r, spool_event *ev, size_t *n,
                       uint64_t *rec_offset, uint64_t *next_offset);
 
 /* The offset just past the last record returned (or skipped), i.e. where
- * reading resumes. */
+ * reading resumes.  While scanning past a corrupt stretch of a live
+ * segment it may point inside that stretch (a reader reopened there
+ * reports the rest of the stretch again). */
 uint64_t spool_reader_offset(const spool_reader *r);
 
 /* Tells the reader the segment is finished: a torn tail met after this is
  * reported through on_corrupt (once) and skipped to end of file. */
 void spool_reader_set_finished(spool_reader *r, int finished);
 
-/* Returns 1 when the reader has consumed everything up to end of file. */
+/* Returns 1 when the reader has consumed everything up to end of file
+ * (costs one fstat()). */
 int spool_reader_at_eof(spool_reader *r);
 
+/* Closes the file and frees r (NULL is fine). */
 void spool_reader_close(spool_reader *r);
 
 #endif /* TALLY_SPOOL_H */
