@@ -31,7 +31,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -I. $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpthread -lm
+LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpcre2-8 -lpthread -lm
 
 SPOOL_SRCS   := $(wildcard spool/*.c)
 VISITOR_SRCS := $(wildcard visitor/*.c)
@@ -65,23 +65,43 @@ $(OUT)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(OUT)/libtally.a: $(LIB_OBJS)
+# One archive per directory, so a test links only what it tests:
+# tests/spool -> spool; tests/visitor -> visitor; tests/ngx_module -> the
+# module's plain-C parts + spool + visitor; tests/aggregator -> everything.
+$(OUT)/libspool.a: $(SPOOL_SRCS:%.c=$(OUT)/obj/%.o)
+$(OUT)/libvisitor.a: $(VISITOR_SRCS:%.c=$(OUT)/obj/%.o)
+$(OUT)/libbeacon.a: $(BEACON_SRCS:%.c=$(OUT)/obj/%.o)
+$(OUT)/libagg.a: $(AGG_SRCS:%.c=$(OUT)/obj/%.o)
+$(OUT)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(OUT)/tallyd: $(OUT)/obj/aggregator/main.o $(OUT)/libtally.a
+LIBS_spool      := $(OUT)/libspool.a
+LIBS_visitor    := $(OUT)/libvisitor.a
+LIBS_ngx_module := $(OUT)/libbeacon.a $(OUT)/libspool.a $(OUT)/libvisitor.a
+LIBS_aggregator := $(OUT)/libagg.a $(OUT)/libspool.a $(OUT)/libvisitor.a
+ALL_LIBS        := $(OUT)/libagg.a $(OUT)/libbeacon.a $(OUT)/libspool.a \
+                   $(OUT)/libvisitor.a
+
+$(OUT)/tallyd: $(OUT)/obj/aggregator/main.o $(LIBS_aggregator)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)/tests/%: tests/%.c $(OUT)/libtally.a $(HEADERS)
+.SECONDEXPANSION:
+$(OUT)/tests/%: tests/%.c $$(LIBS_$$(firstword $$(subst /, ,$$*))) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libtally.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_$(firstword $(subst /, ,$*))) $(LDLIBS)
 
 # ---- the NGINX module, built by NGINX's own build system -------------------
 # Debian's nginx-dev ships configure and headers; configure runs in a private
 # copy so the system tree stays untouched.  The full conf_flags give the
 # module the same binary signature as /usr/sbin/nginx.
 
-$(NGX_BUILD)/Makefile: config
+# re-run configure when the list of module source files changes
+NGX_FILES := $(sort $(wildcard ngx_module/*.c spool/*.c visitor/*.c))
+$(shell mkdir -p build; echo "$(NGX_FILES)" | cmp -s - build/ngx-files.list \
+        || echo "$(NGX_FILES)" > build/ngx-files.list)
+
+$(NGX_BUILD)/Makefile: config build/ngx-files.list
 	rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)/src
 	cd $(NGX_BUILD)/src && source ./conf_flags && ./configure \
@@ -137,7 +157,9 @@ fuzz: $(FUZZ_BINS)
 deps:
 	@bash tools/deps.sh
 
-demo: build
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory build
 	@bash tools/demo.sh
 
 clean:

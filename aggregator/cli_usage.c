@@ -1,0 +1,45 @@
+/* cli_usage.c -- the help text of every command and flag. */
+#include "aggregator/cli.h"
+
+void
+cli_usage(FILE *out)
+{
+    fputs(
+"Usage: tallyd COMMAND [FLAGS]\n"
+"\n"
+"tallyd drains the Tally spool written by the NGINX module into SQLite and\n"
+"answers Plausible Stats API v2 queries.\n"
+"\n"
+"Commands:\n"
+"  serve    drain the spool continuously and serve the HTTP API\n"
+"      --spool DIR          spool directory to drain (required)\n"
+"      --db FILE            SQLite database, created if missing (required)\n"
+"      --listen HOST:PORT   HTTP address, e.g. 127.0.0.1:8089 (required)\n"
+"      --poll-ms N          idle spool poll interval in ms (default 200)\n"
+"      --batch-events N     max events per drain transaction (default 50000)\n"
+"      --http-threads N     HTTP worker threads (default 4)\n"
+"      --log-level LEVEL    debug, info, warn or error (default info)\n"
+"      --config FILE        read settings from FILE (flags override it)\n"
+"    Endpoints: GET /health; POST /api/v2/query with\n"
+"    'Authorization: Bearer KEY'.  SIGTERM or SIGINT stop it cleanly.\n"
+"\n"
+"  keys add --db FILE [--name NAME]\n"
+"           create an API key; prints the key (shown only once) on the\n"
+"           last line of stdout.  Only its BLAKE2b-256 hash is stored.\n"
+"  keys list --db FILE\n"
+"           list keys: id, name, created, revoked (never the key)\n"
+"  keys revoke --db FILE ID\n"
+"           revoke the key with that id\n"
+"\n"
+"  help, --help, -h     show this text\n"
+"  version, --version   show the version\n"
+"\n"
+"Config file: one 'name = value' per line, names as the long flags without\n"
+"'--' (e.g. 'poll-ms = 100'); '#' starts a comment line.\n"
+"\n"
+"Visitors over several days are the sum of each day's unique visitors:\n"
+"visitor ids are salted per day, so nobody can tell the same person apart\n"
+"across days (as in Plausible).\n"
+"\n"
+"Exit status: 0 success, 1 error, 2 usage error.\n", out);
+}

@@ -1,0 +1,235 @@
+/* db.c -- opening, closing, statements and transactions; see db.h. */
+#include "aggregator/db_int.h"
+#include "aggregator/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The SQL of every statement, indexed by enum db_stmt_id.  Constants
+ * only: values are always bound. */
+static const char *const db_sql[DB_ST_COUNT] = {
+    [DB_ST_BEGIN] = "BEGIN IMMEDIATE",
+    [DB_ST_COMMIT] = "COMMIT",
+    [DB_ST_ROLLBACK] = "ROLLBACK",
+    [DB_ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+    [DB_ST_META_SET] = "INSERT INTO meta(k, v) VALUES(?1, ?2) "
+                       "ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+    [DB_ST_SITE_GET] = "SELECT id FROM sites WHERE domain = ?1",
+    [DB_ST_SITE_ADD] = "INSERT INTO sites(domain) VALUES(?1)",
+    [DB_ST_STR_GET] = "SELECT id FROM strings WHERE s = ?1",
+    [DB_ST_STR_ADD] = "INSERT INTO strings(s) VALUES(?1)",
+    [DB_ST_EVENT_ADD] =
+        "INSERT INTO events(site_id, ts, seq, visitor_id, name_id,"
+        " pathname_id, hostname_id, referrer_id, ua_id, props_id, revenue_id)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [DB_ST_POS_GET] = "SELECT \"offset\", finished FROM spool_pos WHERE segment = ?1",
+    [DB_ST_POS_SET] = "INSERT INTO spool_pos(segment, \"offset\", finished)"
+                      " VALUES(?1, ?2, ?3) ON CONFLICT(segment) DO UPDATE SET"
+                      " \"offset\" = excluded.\"offset\", finished = excluded.finished",
+    [DB_ST_POS_DEL] = "DELETE FROM spool_pos WHERE segment = ?1",
+    [DB_ST_POS_ALL] = "SELECT segment, \"offset\", finished FROM spool_pos ORDER BY segment",
+    [DB_ST_KEY_ADD] = "INSERT INTO api_keys(hash, name, created) VALUES(?1, ?2, ?3)",
+    [DB_ST_KEY_FIND] = "SELECT id, hash FROM api_keys WHERE hash = ?1 AND revoked IS NULL",
+    [DB_ST_KEY_ALL] = "SELECT id, name, created, revoked FROM api_keys ORDER BY id",
+    [DB_ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+    /* per (day) */
+    [DB_ST_STATS_DAY] =
+        "SELECT ts / 86400000 AS d, COUNT(DISTINCT visitor_id),"
+        " TOTAL(name_id = ?4), COUNT(*) FROM events"
+        " WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY d ORDER BY d",
+    /* per (key, day) first, so visitors are summed over days */
+    [DB_ST_STATS_PAGE] =
+        "SELECT s.s, SUM(v), SUM(pv), SUM(c) FROM ("
+        "  SELECT pathname_id AS k, COUNT(DISTINCT visitor_id) AS v,"
+        "   TOTAL(name_id = ?4) AS pv, COUNT(*) AS c FROM events"
+        "  WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3"
+        "  GROUP BY pathname_id, ts / 86400000)"
+        " JOIN strings s ON s.id = k GROUP BY k",
+    [DB_ST_STATS_NAME] =
+        "SELECT s.s, SUM(v), SUM(pv), SUM(c) FROM ("
+        "  SELECT name_id AS k, COUNT(DISTINCT visitor_id) AS v,"
+        "   TOTAL(name_id = ?4) AS pv, COUNT(*) AS c FROM events"
+        "  WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3"
+        "  GROUP BY name_id, ts / 86400000)"
+        " JOIN strings s ON s.id = k GROUP BY k",
+};
+
+sqlite3_stmt *
+db_stmt(db *d, enum db_stmt_id id)
+{
+    sqlite3_stmt *st = d->st[id];
+    if (st == NULL) {
+        if (sqlite3_prepare_v3(d->h, db_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                               &d->st[id], NULL) != SQLITE_OK) {
+            db_log_error(d, "prepare");
+            return NULL;
+        }
+        return d->st[id];
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+void
+db_log_error(db *d, const char *what)
+{
+    log_error("db: %s: %s", what, sqlite3_errmsg(d->h));
+}
+
+const char *
+db_errmsg(db *d)
+{
+    return sqlite3_errmsg(d->h);
+}
+
+static int
+db_exec(db *d, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", sql, msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int
+db_open(const char *path, enum db_mode mode, db **out, char *err,
+        size_t errlen)
+{
+    db *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->mode = mode;
+    int flags = SQLITE_OPEN_NOMUTEX
+              | (mode == DB_RW ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                               : SQLITE_OPEN_READONLY);
+    if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path,
+                 d->h ? sqlite3_errmsg(d->h) : "out of memory");
+        db_close(d);
+        return -1;
+    }
+    sqlite3_busy_timeout(d->h, 5000);
+    char msg[512];
+    if (mode == DB_RW) {
+        if (db_exec(d, "PRAGMA journal_mode = WAL", msg, sizeof(msg)) != 0
+            || db_exec(d, "PRAGMA synchronous = NORMAL", msg, sizeof(msg)) != 0
+            || db_exec(d, "PRAGMA cache_size = -32768", msg, sizeof(msg)) != 0
+            || db_schema_migrate(d, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "database %s: %s", path, msg);
+            db_close(d);
+            return -1;
+        }
+        d->strings = sc_new(1 << 15, 4u << 20);
+        d->sites = sc_new(1 << 10, 256u << 10);
+        if (d->strings == NULL || d->sites == NULL) {
+            snprintf(err, errlen, "out of memory");
+            db_close(d);
+            return -1;
+        }
+    } else {
+        int v = db_schema_version(d);
+        if (v != DB_SCHEMA_VERSION) {
+            snprintf(err, errlen, "database %s: schema version %d, expected %d",
+                     path, v, DB_SCHEMA_VERSION);
+            db_close(d);
+            return -1;
+        }
+    }
+    *out = d;
+    return 0;
+}
+
+void
+db_close(db *d)
+{
+    if (d == NULL)
+        return;
+    if (d->in_tx)
+        db_rollback(d);
+    for (int i = 0; i < DB_ST_COUNT; i++)
+        sqlite3_finalize(d->st[i]);
+    sqlite3_close(d->h);
+    sc_free(d->strings);
+    sc_free(d->sites);
+    free(d);
+}
+
+static int
+db_step_done(db *d, sqlite3_stmt *st, const char *what)
+{
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_log_error(d, what);
+        return -1;
+    }
+    return 0;
+}
+
+int
+db_begin(db *d)
+{
+    if (d->in_tx || db_step_done(d, db_stmt(d, DB_ST_BEGIN), "begin") != 0)
+        return -1;
+    d->in_tx = 1;
+    sqlite3_stmt *st = db_stmt(d, DB_ST_META_GET);
+    if (st == NULL)
+        goto fail;
+    sqlite3_bind_text(st, 1, "event_seq", -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_log_error(d, "read event_seq");
+        sqlite3_reset(st);
+        goto fail;
+    }
+    d->next_seq = d->seq_loaded = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+fail:
+    db_rollback(d);
+    return -1;
+}
+
+int
+db_commit(db *d)
+{
+    if (!d->in_tx)
+        return -1;
+    if (d->next_seq != d->seq_loaded) {
+        sqlite3_stmt *st = db_stmt(d, DB_ST_META_SET);
+        if (st == NULL)
+            goto fail;
+        sqlite3_bind_text(st, 1, "event_seq", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, d->next_seq);
+        if (db_step_done(d, st, "write event_seq") != 0)
+            goto fail;
+    }
+    if (db_step_done(d, db_stmt(d, DB_ST_COMMIT), "commit") != 0)
+        goto fail;
+    d->in_tx = 0;
+    return 0;
+fail:
+    db_rollback(d);
+    return -1;
+}
+
+void
+db_rollback(db *d)
+{
+    if (!sqlite3_get_autocommit(d->h))
+        db_step_done(d, db_stmt(d, DB_ST_ROLLBACK), "rollback");
+    d->in_tx = 0;
+    /* ids handed out inside the transaction no longer exist */
+    if (d->strings)
+        sc_clear(d->strings);
+    if (d->sites)
+        sc_clear(d->sites);
+}

@@ -1,0 +1,51 @@
+/*
+ * db_int.h -- private to aggregator/db*.c: the handle and its statement
+ * table.  The only header besides those files that includes sqlite3.h.
+ */
+#ifndef TALLY_AGG_DB_INT_H
+#define TALLY_AGG_DB_INT_H
+
+#include "aggregator/db.h"
+#include "aggregator/strcache.h"
+
+#include <sqlite3.h>
+
+/* Every statement tallyd runs, prepared once per handle on first use. */
+enum db_stmt_id {
+    DB_ST_BEGIN, DB_ST_COMMIT, DB_ST_ROLLBACK,
+    DB_ST_META_GET, DB_ST_META_SET,
+    DB_ST_SITE_GET, DB_ST_SITE_ADD,
+    DB_ST_STR_GET, DB_ST_STR_ADD,
+    DB_ST_EVENT_ADD,
+    DB_ST_POS_GET, DB_ST_POS_SET, DB_ST_POS_DEL, DB_ST_POS_ALL,
+    DB_ST_KEY_ADD, DB_ST_KEY_FIND, DB_ST_KEY_ALL, DB_ST_KEY_REVOKE,
+    DB_ST_STATS_DAY, DB_ST_STATS_PAGE, DB_ST_STATS_NAME,
+    DB_ST_COUNT
+};
+
+struct db {
+    sqlite3      *h;
+    enum db_mode  mode;
+    sqlite3_stmt *st[DB_ST_COUNT];
+    strcache     *strings;     /* dictionary string -> id (RW only) */
+    strcache     *sites;       /* domain -> site id (RW only)       */
+    int           in_tx;
+    int64_t       next_seq;    /* next events.seq, valid in a tx    */
+    int64_t       seq_loaded;  /* next_seq at db_begin              */
+};
+
+/* Returns the prepared (and reset, unbound) statement id, or NULL with
+ * the error logged. */
+sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);
+
+/* Logs the handle's last error with a short context. */
+void db_log_error(db *d, const char *what);
+
+/* Creates or migrates the schema (db_schema.c).  Returns 0 or -1 with a
+ * message in err. */
+int db_schema_migrate(db *d, char *err, size_t errlen);
+
+/* Returns the schema version (PRAGMA user_version), or -1. */
+int db_schema_version(db *d);
+
+#endif

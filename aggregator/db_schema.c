@@ -1,0 +1,104 @@
+/*
+ * db_schema.c -- schema creation and migration, keyed on PRAGMA
+ * user_version.  db_migrations[v] takes a database from version v to
+ * v + 1; each step runs in its own transaction together with the
+ * user_version bump, so a crash leaves either the old or the new schema.
+ * To change the schema, append a step; never edit a released one.
+ */
+#include "aggregator/db_int.h"
+
+#include <stdio.h>
+
+static const char *const db_migrations[] = {
+    /* 0 -> 1: the foundation schema. */
+    "CREATE TABLE sites("
+    "  id INTEGER PRIMARY KEY,"
+    "  domain TEXT NOT NULL UNIQUE,"
+    "  timezone TEXT NOT NULL DEFAULT 'UTC');"
+    /* dictionary of repeated strings; events refer to it by id */
+    "CREATE TABLE strings("
+    "  id INTEGER PRIMARY KEY,"
+    "  s TEXT NOT NULL UNIQUE);"
+    /* raw events, clustered on (site_id, ts, seq).  seq is a counter
+     * (meta 'event_seq') that makes the key unique; ts is unix ms (UTC).
+     * Absent optional strings are NULL (0 bytes in the record). */
+    "CREATE TABLE events("
+    "  site_id INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  visitor_id INTEGER NOT NULL,"
+    "  name_id INTEGER NOT NULL,"
+    "  pathname_id INTEGER NOT NULL,"
+    "  hostname_id INTEGER NOT NULL,"
+    "  referrer_id INTEGER,"
+    "  ua_id INTEGER,"
+    "  props_id INTEGER,"
+    "  revenue_id INTEGER,"
+    "  PRIMARY KEY(site_id, ts, seq)) WITHOUT ROWID;"
+    "CREATE TABLE spool_pos("
+    "  segment TEXT PRIMARY KEY,"
+    "  \"offset\" INTEGER NOT NULL,"
+    "  finished INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE api_keys("
+    "  id INTEGER PRIMARY KEY,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  revoked INTEGER);"
+    "CREATE TABLE meta("
+    "  k TEXT PRIMARY KEY,"
+    "  v INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta(k, v) VALUES('event_seq', 0);",
+};
+
+#define DB_NMIGRATIONS ((int)(sizeof(db_migrations) / sizeof(db_migrations[0])))
+
+_Static_assert(DB_NMIGRATIONS == DB_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+int
+db_schema_version(db *d)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int
+db_schema_migrate(db *d, char *err, size_t errlen)
+{
+    for (;;) {
+        /* the version is read inside the write transaction, so two
+         * processes migrating at once cannot both apply a step */
+        if (sqlite3_exec(d->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot lock database: %s", sqlite3_errmsg(d->h));
+            return -1;
+        }
+        int v = db_schema_version(d);
+        if (v < 0 || v > DB_SCHEMA_VERSION) {
+            sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+            snprintf(err, errlen, v < 0 ? "cannot read schema version"
+                     : "database schema version %d is newer than this tallyd (%d)",
+                     v, DB_SCHEMA_VERSION);
+            return -1;
+        }
+        if (v == DB_SCHEMA_VERSION)
+            return sqlite3_exec(d->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(d->h, db_migrations[v], NULL, NULL, NULL) != SQLITE_OK
+            || sqlite3_exec(d->h, bump, NULL, NULL, NULL) != SQLITE_OK
+            || sqlite3_exec(d->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "schema migration %d -> %d failed: %s", v,
+                     v + 1, sqlite3_errmsg(d->h));
+            sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/* keys_cli.c -- tallyd keys add | list | revoke. */
+#include "aggregator/cli.h"
+#include "aggregator/conf.h"
+#include "aggregator/crypto.h"
+#include "aggregator/db.h"
+#include "aggregator/keys.h"
+#include "aggregator/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int
+keys_cli_print(void *ctx, const db_key_info *k)
+{
+    (void)ctx;
+    char created[32], revoked[32] = "-";
+    time_t t = (time_t)k->created;
+    struct tm tm;
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    if (k->revoked) {
+        t = (time_t)k->revoked;
+        strftime(revoked, sizeof(revoked), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    }
+    printf("%-6lld %-24s %-22s %s\n", (long long)k->id, k->name, created, revoked);
+    return 0;
+}
+
+int
+cli_keys(int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "tallyd keys: missing subcommand (add, list or revoke)\n"
+                        "Run 'tallyd --help' for usage.\n");
+        return CLI_USAGE;
+    }
+    const char *sub = argv[0];
+    int is_add = strcmp(sub, "add") == 0, is_list = strcmp(sub, "list") == 0,
+        is_revoke = strcmp(sub, "revoke") == 0;
+    if (!is_add && !is_list && !is_revoke) {
+        fprintf(stderr, "tallyd keys: unknown subcommand '%s' (add, list or revoke)\n"
+                        "Run 'tallyd --help' for usage.\n", sub);
+        return CLI_USAGE;
+    }
+    conf c;
+    char err[1024];
+    const char *pos[1];
+    int npos;
+    conf_defaults(&c);
+    if (conf_parse_args(&c, CONF_CMD_KEYS, argc - 1, argv + 1, pos,
+                        is_revoke ? 1 : 0, &npos, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd keys %s: %s\nRun 'tallyd --help' for usage.\n", sub, err);
+        return CLI_USAGE;
+    }
+    if (c.db[0] == '\0') {
+        fprintf(stderr, "tallyd keys %s: needs --db FILE\n", sub);
+        return CLI_USAGE;
+    }
+    if (c.name[0] != '\0' && !is_add) {
+        fprintf(stderr, "tallyd keys %s: --name only applies to 'keys add'\n", sub);
+        return CLI_USAGE;
+    }
+    long long id = 0;
+    if (is_revoke) {
+        char *end;
+        errno = 0;
+        if (npos != 1 || (id = strtoll(pos[0], &end, 10)) <= 0 || *end || errno) {
+            fprintf(stderr, "tallyd keys revoke: needs the numeric ID of a key\n");
+            return CLI_USAGE;
+        }
+    }
+    log_set_level((enum log_level)c.log_level);
+    if (crypto_start() != 0) {
+        fprintf(stderr, "tallyd: libsodium failed to start\n");
+        return CLI_ERR;
+    }
+    db *d;
+    if (db_open(c.db, DB_RW, &d, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd keys %s: %s\n", sub, err);
+        return CLI_ERR;
+    }
+    int rc = CLI_OK;
+    if (is_add) {
+        char key[KEYS_BUF];
+        int64_t kid;
+        if (keys_add(d, c.name[0] ? c.name : "", key, &kid) != 0) {
+            fprintf(stderr, "tallyd keys add: cannot store the key: %s\n", db_errmsg(d));
+            rc = CLI_ERR;
+        } else {
+            printf("created API key id %lld%s%s; store it now, it cannot be shown again:\n%s\n",
+                   (long long)kid, c.name[0] ? " named " : "", c.name, key);
+            fflush(stdout);
+        }
+        crypto_wipe(key, sizeof(key));
+    } else if (is_list) {
+        printf("%-6s %-24s %-22s %s\n", "id", "name", "created", "revoked");
+        if (db_key_each(d, keys_cli_print, NULL) != 0)
+            rc = CLI_ERR;
+    } else {
+        int r = db_key_revoke(d, (int64_t)id, (int64_t)time(NULL));
+        if (r < 0) {
+            rc = CLI_ERR;
+        } else if (r == 0) {
+            fprintf(stderr, "tallyd keys revoke: no active key with id %lld\n", id);
+            rc = CLI_ERR;
+        } else {
+            printf("revoked key %lld\n", id);
+        }
+    }
+    db_close(d);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* main.c -- tallyd: command dispatch, --help, --version. */
+#include "aggregator/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TALLYD_VERSION "0.1.0"
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0
+        || strcmp(cmd, "-h") == 0) {
+        cli_usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("tallyd %s\n", TALLYD_VERSION);
+        return CLI_OK;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_usage(stdout);
+            return CLI_OK;
+        }
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cli_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "keys") == 0)
+        return cli_keys(argc - 2, argv + 2);
+    fprintf(stderr, "tallyd: unknown %s '%s'\nRun 'tallyd --help' for usage.\n",
+            cmd[0] == '-' ? "flag" : "command", cmd);
+    return CLI_USAGE;
+}

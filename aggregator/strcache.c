@@ -1,0 +1,126 @@
+/* strcache.c -- see strcache.h.  Open addressing, linear probing, the
+ * table kept at most half full; key bytes live in one arena. */
+#include "aggregator/strcache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t hash;     /* 0 = empty slot */
+    int64_t  id;
+    uint32_t off;
+    uint32_t len;
+} sc_entry;
+
+struct strcache {
+    sc_entry *slots;
+    size_t    mask;    /* slots - 1 */
+    size_t    count;
+    char     *arena;
+    size_t    arena_cap;
+    size_t    arena_used;
+};
+
+static uint64_t
+sc_hash(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;           /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+strcache *
+sc_new(size_t max_entries, size_t arena_bytes)
+{
+    size_t n = 16;
+    while (n < max_entries * 2)
+        n <<= 1;
+    strcache *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->slots = calloc(n, sizeof(sc_entry));
+    c->arena = malloc(arena_bytes ? arena_bytes : 1);
+    if (c->slots == NULL || c->arena == NULL) {
+        sc_free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    c->arena_cap = arena_bytes;
+    return c;
+}
+
+void
+sc_free(strcache *c)
+{
+    if (c == NULL)
+        return;
+    free(c->slots);
+    free(c->arena);
+    free(c);
+}
+
+void
+sc_clear(strcache *c)
+{
+    memset(c->slots, 0, (c->mask + 1) * sizeof(sc_entry));
+    c->count = 0;
+    c->arena_used = 0;
+}
+
+size_t
+sc_count(const strcache *c)
+{
+    return c->count;
+}
+
+static sc_entry *
+sc_find(const strcache *c, const char *key, size_t len, uint64_t h)
+{
+    for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
+        sc_entry *e = &c->slots[i];
+        if (e->hash == 0)
+            return e;
+        if (e->hash == h && e->len == len
+            && memcmp(c->arena + e->off, key, len) == 0)
+            return e;
+    }
+}
+
+int
+sc_get(const strcache *c, const char *key, size_t len, int64_t *id)
+{
+    if (len > SC_MAX_KEY)
+        return 0;
+    sc_entry *e = sc_find(c, key, len, sc_hash(key, len));
+    if (e->hash == 0)
+        return 0;
+    *id = e->id;
+    return 1;
+}
+
+void
+sc_put(strcache *c, const char *key, size_t len, int64_t id)
+{
+    if (len > SC_MAX_KEY || len > c->arena_cap)
+        return;
+    uint64_t h = sc_hash(key, len);
+    sc_entry *e = sc_find(c, key, len, h);
+    if (e->hash != 0) {
+        e->id = id;
+        return;
+    }
+    if ((c->count + 1) * 2 > c->mask + 1 || c->arena_used + len > c->arena_cap) {
+        sc_clear(c);
+        e = sc_find(c, key, len, h);
+    }
+    memcpy(c->arena + c->arena_used, key, len);
+    e->hash = h;
+    e->id = id;
+    e->off = (uint32_t)c->arena_used;
+    e->len = (uint32_t)len;
+    c->arena_used += len;
+    c->count++;
+}
