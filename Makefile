@@ -101,7 +101,7 @@ NGX_FILES := $(sort $(wildcard ngx_module/*.c spool/*.c visitor/*.c))
 $(shell mkdir -p build; echo "$(NGX_FILES)" | cmp -s - build/ngx-files.list \
         || echo "$(NGX_FILES)" > build/ngx-files.list)
 
-$(NGX_BUILD)/Makefile: config build/ngx-files.list
+$(NGX_BUILD)/objs/Makefile: config build/ngx-files.list
 	rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)/src
 	cd $(NGX_BUILD)/src && source ./conf_flags && ./configure \
@@ -112,7 +112,7 @@ $(NGX_BUILD)/Makefile: config build/ngx-files.list
 	    --builddir=$(CURDIR)/$(NGX_BUILD)/objs > $(CURDIR)/$(NGX_BUILD)/configure.log \
 	    || { tail -30 $(CURDIR)/$(NGX_BUILD)/configure.log; exit 1; }
 
-$(MODULE_SO): $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+$(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(CURDIR)/$(NGX_BUILD)/objs/Makefile -C $(NGX_BUILD)/src modules
 	cp $(NGX_BUILD)/objs/ngx_http_tally_module.so $@
 
