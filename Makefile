@@ -31,16 +31,20 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -I. $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpcre2-8 -lpthread -lm
+LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpcre2-8 -lhiredis -lz -lpthread -lm
 
 SPOOL_SRCS   := $(wildcard spool/*.c)
 VISITOR_SRCS := $(wildcard visitor/*.c)
 # the module's plain-C parts: everything in ngx_module/ without NGINX types
 BEACON_SRCS  := $(filter-out ngx_module/ngx_http_%,$(wildcard ngx_module/*.c))
 AGG_SRCS     := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
-LIB_SRCS     := $(SPOOL_SRCS) $(VISITOR_SRCS) $(BEACON_SRCS) $(AGG_SRCS)
+# bot patterns: crawler-user-agents (npm) compiled into C at build time
+BOTS_JSON    := node_modules/crawler-user-agents/crawler-user-agents.json
+BOTS_GEN     := build/gen/bot_patterns.c
+BOTS_SRCS    := $(wildcard bots/*.c) $(BOTS_GEN)
+LIB_SRCS     := $(SPOOL_SRCS) $(VISITOR_SRCS) $(BEACON_SRCS) $(AGG_SRCS) $(BOTS_SRCS)
 LIB_OBJS     := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
-HEADERS      := $(wildcard */*.h) tests/check.h
+HEADERS      := $(wildcard */*.h) $(wildcard tests/*/*.h) tests/check.h
 
 TEST_SRCS    := $(wildcard tests/*/test_*.c)
 TEST_BINS    := $(TEST_SRCS:%.c=$(OUT)/%)
@@ -52,9 +56,9 @@ NGX_SRC      := /usr/share/nginx/src
 NGX_BUILD    := build/nginx
 MODULE_SO    := build/ngx_http_tally_module.so
 MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
-                spool/spool.h visitor/visitor.h
+                spool/spool.h visitor/visitor.h $(BOTS_SRCS) $(wildcard bots/*.h)
 
-.PHONY: all build deps test unit pytest fuzz fuzz-build demo clean
+.PHONY: all build deps test unit jstest pytest fuzz fuzz-build demo clean
 all: build
 
 build: $(MODULE_SO) $(OUT)/tallyd
@@ -72,16 +76,18 @@ $(OUT)/libspool.a: $(SPOOL_SRCS:%.c=$(OUT)/obj/%.o)
 $(OUT)/libvisitor.a: $(VISITOR_SRCS:%.c=$(OUT)/obj/%.o)
 $(OUT)/libbeacon.a: $(BEACON_SRCS:%.c=$(OUT)/obj/%.o)
 $(OUT)/libagg.a: $(AGG_SRCS:%.c=$(OUT)/obj/%.o)
+$(OUT)/libbots.a: $(BOTS_SRCS:%.c=$(OUT)/obj/%.o)
 $(OUT)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 LIBS_spool      := $(OUT)/libspool.a
 LIBS_visitor    := $(OUT)/libvisitor.a
-LIBS_ngx_module := $(OUT)/libbeacon.a $(OUT)/libspool.a $(OUT)/libvisitor.a
-LIBS_aggregator := $(OUT)/libagg.a $(OUT)/libspool.a $(OUT)/libvisitor.a
-ALL_LIBS        := $(OUT)/libagg.a $(OUT)/libbeacon.a $(OUT)/libspool.a \
-                   $(OUT)/libvisitor.a
+LIBS_bots       := $(OUT)/libbots.a
+LIBS_ngx_module := $(OUT)/libbeacon.a $(OUT)/libspool.a $(OUT)/libvisitor.a \
+                   $(OUT)/libbots.a
+LIBS_aggregator := $(OUT)/libagg.a $(OUT)/libspool.a $(OUT)/libvisitor.a \
+                   $(OUT)/libbots.a
 
 $(OUT)/tallyd: $(OUT)/obj/aggregator/main.o $(LIBS_aggregator)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,17 +97,24 @@ $(OUT)/tests/%: tests/%.c $$(LIBS_$$(firstword $$(subst /, ,$$*))) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_$(firstword $(subst /, ,$*))) $(LDLIBS)
 
+$(BOTS_GEN): tools/gen-bots.mjs $(BOTS_JSON)
+	@mkdir -p $(dir $@)
+	node tools/gen-bots.mjs $(BOTS_JSON) $@
+
+$(BOTS_JSON):
+	@echo "$@ missing: run 'make deps' (npm ci)" >&2; exit 1
+
 # ---- the NGINX module, built by NGINX's own build system -------------------
 # Debian's nginx-dev ships configure and headers; configure runs in a private
 # copy so the system tree stays untouched.  The full conf_flags give the
 # module the same binary signature as /usr/sbin/nginx.
 
 # re-run configure when the list of module source files changes
-NGX_FILES := $(sort $(wildcard ngx_module/*.c spool/*.c visitor/*.c))
+NGX_FILES := $(sort $(wildcard ngx_module/*.c spool/*.c visitor/*.c bots/*.c))
 $(shell mkdir -p build; echo "$(NGX_FILES)" | cmp -s - build/ngx-files.list \
         || echo "$(NGX_FILES)" > build/ngx-files.list)
 
-$(NGX_BUILD)/objs/Makefile: config build/ngx-files.list
+$(NGX_BUILD)/objs/Makefile: config build/ngx-files.list $(BOTS_GEN)
 	rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
 	cp -r $(NGX_SRC) $(NGX_BUILD)/src
 	cd $(NGX_BUILD)/src && source ./conf_flags && ./configure \
@@ -120,7 +133,13 @@ $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 
 test: build $(TEST_BINS)
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory jstest
 	@$(MAKE) --no-print-directory pytest
+
+# node's own test runner for the JavaScript parts and generators
+JS_TEST_DIRS := $(wildcard tests/tracker tests/bots tests/dashboard)
+jstest:
+	node --test $(JS_TEST_DIRS)
 
 unit: $(TEST_BINS)
 	@fail=0; for t in $(TEST_BINS); do \
