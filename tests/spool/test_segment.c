@@ -292,31 +292,34 @@ static void
 test_dead_writer(void)
 {
     char name[SPOOL_NAME_MAX];
-    int pfd[2], status;
+    int up[2], down[2], status;   /* child -> parent, parent -> child */
     pid_t child;
 
-    CHECK(pipe(pfd) == 0);
+    CHECK(pipe(up) == 0);
+    CHECK(pipe(down) == 0);
     child = fork();
     if (child == 0) {
         char n[SPOOL_NAME_MAX];
         int fd = spool_segment_create(dir, (uint32_t)getpid(), 7000, 0, n);
         char go;
-        if (write(pfd[1], n, SPOOL_NAME_MAX) != SPOOL_NAME_MAX)
+        if (write(up[1], n, SPOOL_NAME_MAX) != SPOOL_NAME_MAX)
             _exit(1);
-        if (read(pfd[0], &go, 1) != 1) /* wait for the parent */
+        if (read(down[0], &go, 1) != 1) /* wait for the parent */
             _exit(1);
         _exit(fd >= 0 ? 0 : 1);
     }
-    CHECK(read(pfd[0], name, SPOOL_NAME_MAX) == SPOOL_NAME_MAX);
+    CHECK(read(up[0], name, SPOOL_NAME_MAX) == SPOOL_NAME_MAX);
     CHECK(spool_segment_name_valid(name));
     /* alive (and holding its segment): not finished */
     CHECK_EQ_U64(spool_segment_is_finished(dir, name), 0);
-    CHECK(write(pfd[1], "g", 1) == 1);
+    CHECK(write(down[1], "g", 1) == 1);
     CHECK(waitpid(child, &status, 0) == child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK_EQ_U64(spool_segment_is_finished(dir, name), 1);
-    close(pfd[0]);
-    close(pfd[1]);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
     rm_dir_contents();
 }
 
