@@ -61,7 +61,15 @@ MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
 .PHONY: all build deps test unit jstest pytest fuzz fuzz-build demo clean
 all: build
 
-build: $(MODULE_SO) $(OUT)/tallyd
+build: $(MODULE_SO) $(OUT)/tallyd $(DATA)
+
+# enrichment data: uap-core and Snowplow referer data (npm) as compact JSON
+# that tallyd loads at start
+NODE_MODULES ?= node_modules
+DATA := build/data/uap.json build/data/referers.json
+build/data/uap.json: tools/gen-data.mjs package-lock.json
+	node tools/gen-data.mjs --node-modules $(NODE_MODULES) --out build/data
+build/data/referers.json: build/data/uap.json
 
 # ---- plain C ---------------------------------------------------------------
 
@@ -141,7 +149,7 @@ JS_TEST_DIRS := $(wildcard tests/tracker tests/bots tests/dashboard)
 jstest:
 	node --test $(JS_TEST_DIRS)
 
-unit: $(TEST_BINS)
+unit: $(TEST_BINS) $(DATA)
 	@fail=0; for t in $(TEST_BINS); do \
 	    (cd $(CURDIR) && $$t) || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
@@ -160,7 +168,7 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS) $(DATA)
 	@for f in $(FUZZ_BINS); do \
 	    n=$$(basename $$f); corpus=tests/fuzz/corpus/$$n; \
 	    mkdir -p build/fuzz/work/$$n; \

@@ -15,6 +15,7 @@ import tally  # noqa: E402
 def edge():
     """A started NGINX with the module, endpoint at /api/event."""
     n = tally.Nginx().start()
+    n.wait_segments()
     yield n
     n.stop()
     tally.rmtree(n.prefix)

@@ -111,6 +111,7 @@ class Nginx:
         for d in ("logs", "tmp"):
             os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
         self.conf = os.path.join(self.prefix, "nginx.conf")
+        self.workers = workers
         self.error_log = os.path.join(self.prefix, "logs", "error.log")
         self.write_conf(http_extra, server_extra, workers, main_extra)
         self.proc = None
@@ -164,6 +165,14 @@ http {{
                                  + self.proc.stderr.read().decode()
                                  + self.read_error_log())
         return self
+
+    def wait_segments(self, n=None, timeout=10):
+        """Waits until the workers have created their spool segments (at
+        least n, default one per worker): they do so in init_process, after
+        the port is already open."""
+        n = self.workers if n is None else n
+        return wait_until(lambda: len(segment_sizes(self.spool)) >= n,
+                          timeout=timeout, what=f"{n} spool segments")
 
     def read_error_log(self):
         try:
