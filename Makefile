@@ -58,7 +58,7 @@ MODULE_SO    := build/ngx_http_tally_module.so
 MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
                 spool/spool.h visitor/visitor.h $(BOTS_SRCS) $(wildcard bots/*.h)
 
-.PHONY: all build deps test unit jstest pytest fuzz fuzz-build demo clean
+.PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
 build: $(MODULE_SO) $(OUT)/tallyd $(DATA)
@@ -159,12 +159,26 @@ pytest: build
 	    $(PYTEST) -q tests $(PYTEST_ARGS)
 
 # ---- fuzzing (clang + libFuzzer) --------------------------------------------
+# The library sources are compiled once with coverage + ASan/UBSan into an
+# archive; each target links only the objects it uses.  `make test` runs a
+# short smoke pass (FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) per target, corpus
+# included); `make fuzz FUZZ_SECONDS=N` runs longer.
 
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(FUZZ_SAN)
+FUZZ_OBJS    := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_SMOKE_SECONDS ?= 3
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+build/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/libfuzz.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c build/fuzz/libfuzz.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libfuzz.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -174,10 +188,13 @@ fuzz: $(FUZZ_BINS) $(DATA)
 	    mkdir -p build/fuzz/work/$$n; \
 	    echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	        -artifact_prefix=build/fuzz/ build/fuzz/work/$$n \
+	        -artifact_prefix=build/fuzz/$$n- build/fuzz/work/$$n \
 	        $$( [ -d $$corpus ] && echo $$corpus ) 2>build/fuzz/$$n.log \
 	        || { tail -40 build/fuzz/$$n.log; exit 1; }; \
-	done
+	done; echo "fuzz: $(words $(FUZZ_BINS)) targets ran $(FUZZ_SECONDS)s each, no crash"
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # ---- setup and demo ----------------------------------------------------------
 
