@@ -61,7 +61,11 @@ MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
 .PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
-build: $(MODULE_SO) $(OUT)/tallyd $(DATA)
+build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js
+
+# the dashboard tallyd serves: vanilla JS + uPlot, bundled by esbuild
+build/dashboard/app.js: $(wildcard dashboard/*.* dashboard/src/*.js dashboard/src/views/*.js) package-lock.json
+	node dashboard/build.mjs
 
 # enrichment data: uap-core and Snowplow referer data (npm) as compact JSON
 # that tallyd loads at start
@@ -142,6 +146,7 @@ $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 test: build $(TEST_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory jstest
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory pytest
 
 # node's own test runner for the JavaScript parts and generators
