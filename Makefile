@@ -61,7 +61,11 @@ MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
 .PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
-build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js
+build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js build/tally.js
+
+# the browser tracker, with its 1.5 KB gzip budget enforced by the build
+build/tally.js: $(wildcard tracker/src/*.js) tracker/build.mjs package-lock.json
+	node tracker/build.mjs
 
 # the dashboard tallyd serves: vanilla JS + uPlot, bundled by esbuild
 build/dashboard/app.js: $(wildcard dashboard/*.* dashboard/src/*.js dashboard/src/views/*.js) package-lock.json
