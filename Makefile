@@ -58,6 +58,9 @@ MODULE_SO    := build/ngx_http_tally_module.so
 MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
                 spool/spool.h visitor/visitor.h $(BOTS_SRCS) $(wildcard bots/*.h)
 
+NODE_MODULES ?= node_modules
+DATA := build/data/uap.json build/data/referers.json
+
 .PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
@@ -72,9 +75,7 @@ build/dashboard/app.js: $(wildcard dashboard/*.* dashboard/src/*.js dashboard/sr
 	node dashboard/build.mjs
 
 # enrichment data: uap-core and Snowplow referer data (npm) as compact JSON
-# that tallyd loads at start
-NODE_MODULES ?= node_modules
-DATA := build/data/uap.json build/data/referers.json
+# that tallyd loads at start (DATA is defined at the top)
 build/data/uap.json: tools/gen-data.mjs package-lock.json
 	node tools/gen-data.mjs --node-modules $(NODE_MODULES) --out build/data
 build/data/referers.json: build/data/uap.json
@@ -127,8 +128,10 @@ $(BOTS_JSON):
 
 # re-run configure when the list of module source files changes
 NGX_FILES := $(sort $(wildcard ngx_module/*.c spool/*.c visitor/*.c bots/*.c))
+ifeq ($(filter install uninstall,$(MAKECMDGOALS)),)
 $(shell mkdir -p build; echo "$(NGX_FILES)" | cmp -s - build/ngx-files.list \
         || echo "$(NGX_FILES)" > build/ngx-files.list)
+endif
 
 $(NGX_BUILD)/objs/Makefile: config build/ngx-files.list $(BOTS_GEN)
 	rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
@@ -204,6 +207,21 @@ fuzz: $(FUZZ_BINS) $(DATA)
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# ---- install ---------------------------------------------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=]   installs what `make build`
+#                             produced (never builds: run it as root after a
+#                             normal-user `make build`); docs/install.md
+#   make uninstall            removes exactly what install put there
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: install uninstall
+install:
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash tools/install.sh
+
+uninstall:
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash tools/install.sh --uninstall
 
 # ---- setup and demo ----------------------------------------------------------
 
