@@ -1,11 +1,15 @@
 /*
  * ngx_http_tally_handler.c -- the beacon endpoint (tally_collect).
  *
- * POST a beacon -> read the body -> tb_parse() -> visitor ids -> one spool
- * record -> one write() -> 202.  Every answer is sent by this handler
- * itself (status, Content-Length, CORS header), never through NGINX's
- * special-response path, so keep-alive survives a rejected beacon.
- * Nothing is written for a rejected beacon.
+ * OPTIONS -> CORS preflight.  POST -> origin, content type and size checks
+ * -> tally_skip and bots (202 + X-Tally-Dropped, nothing read or stored)
+ * -> read the body -> tb_parse() -> tally_site -> visitor ids, country ->
+ * one spool record -> the writer: 202 at once (tally_sync off or
+ * <interval>) or once the group commit holding it is on disk (always).
+ * Every answer is sent by this handler itself (status, Content-Length, CORS
+ * headers, JSON body for errors), never through NGINX's special-response
+ * path, so keep-alive survives a rejected beacon.  Nothing is written for a
+ * rejected, excluded or dropped beacon.
  */
 
 #include "ngx_module/ngx_http_tally_module.h"
@@ -19,9 +23,20 @@
 static void ngx_http_tally_body_handler(ngx_http_request_t *r);
 
 
+/* this worker's scratch memory for tb_parse_scratch(): grown on demand,
+ * reused by every beacon (no allocation per request) */
+static u_char  *ngx_http_tally_scratch;
+static size_t   ngx_http_tally_scratch_cap;
+
+
+static ngx_str_t  ngx_http_tally_any = ngx_string("*");
+static ngx_str_t  ngx_http_tally_vary = ngx_string("Origin");
+static ngx_str_t  ngx_http_tally_retry = ngx_string("1");
+
+
 static ngx_int_t
 ngx_http_tally_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value)
+    size_t key_len, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -32,22 +47,24 @@ ngx_http_tally_add_header(ngx_http_request_t *r, const char *key,
 
     h->hash = 1;
     h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
+    h->key.len = key_len;
     h->value = *value;
 
     return NGX_OK;
 }
 
+#define ngx_http_tally_header(r, key, value)                                  \
+    ngx_http_tally_add_header(r, key, sizeof(key) - 1, value)
 
-static ngx_table_elt_t *
-ngx_http_tally_find_header(ngx_http_request_t *r, const char *name)
+
+/* the request's Origin header, or NULL */
+static ngx_str_t *
+ngx_http_tally_origin(ngx_http_request_t *r)
 {
-    size_t            len;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    len = ngx_strlen(name);
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -62,38 +79,58 @@ ngx_http_tally_find_header(ngx_http_request_t *r, const char *name)
             i = 0;
         }
 
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        if (h[i].key.len == 6
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "origin", 6) == 0)
         {
-            return &h[i];
+            return h[i].value.len ? &h[i].value : NULL;
         }
     }
 }
 
 
-/* Access-Control-Allow-Origin: the request's Origin, or * without one */
+/* 1 if tally_cors_origins lets this origin (possibly none) in */
+static ngx_uint_t
+ngx_http_tally_origin_ok(ngx_http_tally_loc_conf_t *tlcf, ngx_str_t *origin)
+{
+    if (tlcf->origins == NULL || origin == NULL) {
+        return 1;
+    }
+
+    return tp_list_has(tlcf->origins->elts, tlcf->origins->nelts,
+                       (char *) origin->data, origin->len);
+}
+
+
+/*
+ * Access-Control-Allow-Origin: with tally_cors_origins * the request's
+ * Origin (or * without one); with a list the Origin only if listed.
+ */
 static ngx_int_t
 ngx_http_tally_cors(ngx_http_request_t *r)
 {
-    ngx_str_t         any = ngx_string("*");
-    ngx_str_t         vary = ngx_string("Origin");
-    ngx_table_elt_t  *origin;
+    ngx_str_t                  *origin;
+    ngx_http_tally_loc_conf_t  *tlcf;
 
-    origin = ngx_http_tally_find_header(r, "Origin");
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tally_module);
+    origin = ngx_http_tally_origin(r);
 
-    if (origin == NULL || origin->value.len == 0) {
-        return ngx_http_tally_add_header(r, "Access-Control-Allow-Origin",
-                                         &any);
+    if (origin == NULL) {
+        if (tlcf->origins != NULL) {
+            return NGX_OK;
+        }
+        return ngx_http_tally_header(r, "Access-Control-Allow-Origin",
+                                     &ngx_http_tally_any);
     }
 
-    if (ngx_http_tally_add_header(r, "Access-Control-Allow-Origin",
-                                  &origin->value)
-        != NGX_OK)
-    {
+    if (ngx_http_tally_header(r, "Vary", &ngx_http_tally_vary) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_tally_add_header(r, "Vary", &vary);
+    if (!ngx_http_tally_origin_ok(tlcf, origin)) {
+        return NGX_OK;
+    }
+
+    return ngx_http_tally_header(r, "Access-Control-Allow-Origin", origin);
 }
 
 
@@ -113,8 +150,30 @@ ngx_http_tally_send_empty(ngx_http_request_t *r, ngx_uint_t status)
 }
 
 
+/* 202 for a beacon deliberately not stored, with X-Tally-Dropped: why */
+static ngx_int_t
+ngx_http_tally_send_dropped(ngx_http_request_t *r, ngx_uint_t counter,
+    ngx_str_t *why)
+{
+    ngx_int_t  rc;
+
+    ngx_http_tally_count(counter, 1);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_tally_header(r, "X-Tally-Dropped", why) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tally_send_empty(r, NGX_HTTP_ACCEPTED);
+}
+
+
 /* An error answer with a {"error":"<msg>"} body; msg is a static string
- * that needs no JSON escaping. */
+ * that needs no JSON escaping.  Counted by status. */
 static ngx_int_t
 ngx_http_tally_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *msg)
@@ -123,6 +182,32 @@ ngx_http_tally_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    switch (status) {
+    case NGX_HTTP_BAD_REQUEST:
+        ngx_http_tally_count(TP_REJECTED_400, 1);
+        break;
+    case NGX_HTTP_FORBIDDEN:
+        ngx_http_tally_count(TP_REJECTED_403, 1);
+        break;
+    case NGX_HTTP_NOT_ALLOWED:
+        ngx_http_tally_count(TP_REJECTED_405, 1);
+        break;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        ngx_http_tally_count(TP_REJECTED_413, 1);
+        break;
+    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:
+        ngx_http_tally_count(TP_REJECTED_415, 1);
+        break;
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        ngx_http_tally_count(TP_UNAVAILABLE, 1);
+        if (ngx_http_tally_header(r, "Retry-After", &ngx_http_tally_retry)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        break;
+    }
 
     len = sizeof("{\"error\":\"\"}\n") - 1 + ngx_strlen(msg);
 
@@ -163,12 +248,11 @@ ngx_http_tally_preflight(ngx_http_request_t *r)
     ngx_str_t  headers = ngx_string("Content-Type");
     ngx_str_t  max_age = ngx_string("86400");
 
-    if (ngx_http_tally_add_header(r, "Access-Control-Allow-Methods", &methods)
+    if (ngx_http_tally_header(r, "Access-Control-Allow-Methods", &methods)
         != NGX_OK
-        || ngx_http_tally_add_header(r, "Access-Control-Allow-Headers",
-                                     &headers)
+        || ngx_http_tally_header(r, "Access-Control-Allow-Headers", &headers)
            != NGX_OK
-        || ngx_http_tally_add_header(r, "Access-Control-Max-Age", &max_age)
+        || ngx_http_tally_header(r, "Access-Control-Max-Age", &max_age)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -183,8 +267,16 @@ ngx_http_tally_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
     ngx_str_t                   allow = ngx_string("POST, OPTIONS");
+    ngx_str_t                   value;
     ngx_table_elt_t            *ct;
     ngx_http_tally_loc_conf_t  *tlcf;
+
+    static ngx_str_t  excluded = ngx_string("excluded");
+#if (NGX_HTTP_TALLY_BOTS)
+    ngx_str_t        *ua;
+    static ngx_str_t  bot = ngx_string("bot");
+    static ngx_str_t  none = ngx_null_string;
+#endif
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tally_module);
 
@@ -195,14 +287,29 @@ ngx_http_tally_handler(ngx_http_request_t *r)
         }
 
         if (r->method == NGX_HTTP_OPTIONS) {
+            if (!ngx_http_tally_origin_ok(tlcf, ngx_http_tally_origin(r))) {
+                return ngx_http_tally_send_error(r, NGX_HTTP_FORBIDDEN,
+                                                 "origin not allowed");
+            }
             return ngx_http_tally_preflight(r);
         }
 
-        if (ngx_http_tally_add_header(r, "Allow", &allow) != NGX_OK) {
+        if (ngx_http_tally_header(r, "Allow", &allow) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         return ngx_http_tally_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                          "method not allowed");
+    }
+
+    if (tlcf->origins != NULL
+        && !ngx_http_tally_origin_ok(tlcf, ngx_http_tally_origin(r)))
+    {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_http_tally_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "origin not allowed");
     }
 
     ct = r->headers_in.content_type;
@@ -224,6 +331,25 @@ ngx_http_tally_handler(ngx_http_request_t *r)
         return ngx_http_tally_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                          "body too large");
     }
+
+    if (tlcf->skip) {
+        if (ngx_http_complex_value(r, tlcf->skip, &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (tp_skip_value((char *) value.data, value.len)) {
+            return ngx_http_tally_send_dropped(r, TP_EXCLUDED, &excluded);
+        }
+    }
+
+#if (NGX_HTTP_TALLY_BOTS)
+    if (tlcf->bots == NGX_HTTP_TALLY_BOTS_DROP) {
+        ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value
+                                      : &none;
+        if (ngx_http_tally_is_bot(ua->data, ua->len)) {
+            return ngx_http_tally_send_dropped(r, TP_DROPPED_BOTS, &bot);
+        }
+    }
+#endif
 
     r->request_body_in_single_buf = 1;
 
@@ -360,22 +486,130 @@ ngx_http_tally_client_ip16(ngx_http_request_t *r, u_char ip16[16])
 
 
 /*
- * Completes the events of a parsed beacon (receive time, user agent,
- * visitor id per site), encodes them as one record in r->pool and appends
- * it.  Returns the HTTP status to answer with and sets *msg for errors.
+ * The country of the request into out[0..1]: tally_country's value when it
+ * is a 2-letter code, else the tally_geoip_db lookup of the client address.
+ * Returns 1 when known.
  */
 static ngx_uint_t
-ngx_http_tally_store(ngx_http_request_t *r, tb_result *res, const char **msg)
+ngx_http_tally_country(ngx_http_request_t *r, ngx_http_tally_loc_conf_t *tlcf,
+    char out[2])
 {
-    size_t           size, ua_len, ua_stored, i;
-    u_char           ip16[16], *buf;
-    uint64_t         now_ms;
-    ngx_time_t      *tp;
-    const char      *ua;
-    const tv_state  *st;
+    ngx_str_t                    value;
+#if (NGX_HTTP_TALLY_GEOIP)
+    int                          gai_error, mmdb_error;
+    MMDB_entry_data_s            data;
+    MMDB_lookup_result_s         res;
+    ngx_http_tally_main_conf_t  *tmcf;
+#endif
 
-    if (ngx_http_tally_writer_ready(ngx_cycle->log) != NGX_OK) {
-        *msg = "spool unavailable, retry later";
+    if (tlcf->country) {
+        if (ngx_http_complex_value(r, tlcf->country, &value) == NGX_OK
+            && tp_country((char *) value.data, value.len, out))
+        {
+            return 1;
+        }
+    }
+
+#if (NGX_HTTP_TALLY_GEOIP)
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tally_module);
+
+    if (tmcf->mmdb == NULL) {
+        return 0;
+    }
+
+    gai_error = 0;
+    mmdb_error = MMDB_SUCCESS;
+    res = MMDB_lookup_sockaddr(tmcf->mmdb, r->connection->sockaddr,
+                               &mmdb_error);
+    (void) gai_error;
+
+    if (mmdb_error != MMDB_SUCCESS || !res.found_entry) {
+        return 0;
+    }
+
+    /* GeoLite2 / DB-IP lite: country.iso_code; ip-location-db:
+     * country_code */
+    if ((MMDB_get_value(&res.entry, &data, "country", "iso_code", NULL)
+         == MMDB_SUCCESS && data.has_data
+         && data.type == MMDB_DATA_TYPE_UTF8_STRING
+         && tp_country(data.utf8_string, data.data_size, out))
+        || (MMDB_get_value(&res.entry, &data, "country_code", NULL)
+            == MMDB_SUCCESS && data.has_data
+            && data.type == MMDB_DATA_TYPE_UTF8_STRING
+            && tp_country(data.utf8_string, data.data_size, out)))
+    {
+        return 1;
+    }
+#endif
+
+    return 0;
+}
+
+
+/* 1 if every event's site is allowed by tally_site (or none is set) */
+static ngx_uint_t
+ngx_http_tally_sites_ok(ngx_http_tally_loc_conf_t *tlcf, tb_result *res)
+{
+    size_t  i;
+
+    if (tlcf->sites == NULL) {
+        return 1;
+    }
+
+    for (i = 0; i < res->n; i++) {
+        if (!tp_list_has(tlcf->sites->elts, tlcf->sites->nelts,
+                         res->ev[i].field[SPOOL_F_SITE].ptr,
+                         res->ev[i].field[SPOOL_F_SITE].len))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_tally_wait_cleanup(void *data)
+{
+    ngx_http_tally_wait_t  *wt = data;
+
+    /* the request is freed before its batch completed: leave the batch
+     * (its record is still written, but nobody is answered) */
+    if (wt->queued) {
+        ngx_queue_remove(&wt->queue);
+        wt->queued = 0;
+    }
+}
+
+
+/*
+ * Completes the events of a parsed beacon (receive time, user agent,
+ * country, visitor id per site), encodes them as one record straight into
+ * the writer's buffer and commits it.  Returns the HTTP status to answer
+ * with (NGX_DONE: the group commit answers later) and sets *msg for
+ * errors.
+ */
+static ngx_int_t
+ngx_http_tally_store(ngx_http_request_t *r, ngx_http_tally_loc_conf_t *tlcf,
+    tb_result *res, const char **msg)
+{
+    char                    country[2];
+    size_t                  size, ua_len, ua_stored, i;
+    u_char                  ip16[16], *buf;
+    uint64_t                now_ms;
+    ngx_int_t               rc;
+    ngx_uint_t              has_country;
+    ngx_time_t             *tp;
+    const char             *ua;
+    const tv_state         *st;
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_tally_wait_t  *wt;
+
+    rc = ngx_http_tally_writer_ready(ngx_cycle->log);
+    if (rc != NGX_OK) {
+        *msg = (rc == NGX_DECLINED) ? "spool full, retry later"
+                                    : "spool unavailable, retry later";
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -399,17 +633,37 @@ ngx_http_tally_store(ngx_http_request_t *r, tb_result *res, const char **msg)
         }
     }
 
+    has_country = ngx_http_tally_country(r, tlcf, country);
+
     ngx_http_tally_client_ip16(r, ip16);
 
     for (i = 0; i < res->n; i++) {
         res->ev[i].time_ms = now_ms;
-        res->ev[i].visitor_id = tv_visitor_id(st,
-                                     res->ev[i].field[SPOOL_F_SITE].ptr,
-                                     res->ev[i].field[SPOOL_F_SITE].len,
-                                     ip16, ua, ua_len);
+
+        if (i > 0
+            && res->ev[i].field[SPOOL_F_SITE].len
+               == res->ev[i - 1].field[SPOOL_F_SITE].len
+            && ngx_memcmp(res->ev[i].field[SPOOL_F_SITE].ptr,
+                          res->ev[i - 1].field[SPOOL_F_SITE].ptr,
+                          res->ev[i].field[SPOOL_F_SITE].len) == 0)
+        {
+            res->ev[i].visitor_id = res->ev[i - 1].visitor_id;
+
+        } else {
+            res->ev[i].visitor_id = tv_visitor_id(st,
+                                         res->ev[i].field[SPOOL_F_SITE].ptr,
+                                         res->ev[i].field[SPOOL_F_SITE].len,
+                                         ip16, ua, ua_len);
+        }
+
         if (ua_stored) {
             res->ev[i].field[SPOOL_F_UA].ptr = ua;
             res->ev[i].field[SPOOL_F_UA].len = ua_stored;
+        }
+
+        if (has_country) {
+            res->ev[i].field[SPOOL_F_COUNTRY].ptr = country;
+            res->ev[i].field[SPOOL_F_COUNTRY].len = 2;
         }
     }
 
@@ -421,9 +675,26 @@ ngx_http_tally_store(ngx_http_request_t *r, tb_result *res, const char **msg)
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
+    wt = ngx_palloc(r->pool, sizeof(ngx_http_tally_wait_t));
+    if (wt == NULL) {
         *msg = "out of memory";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+    wt->request = r;
+    wt->events = res->n;
+    wt->queued = 0;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        *msg = "out of memory";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+    cln->handler = ngx_http_tally_wait_cleanup;
+    cln->data = wt;
+
+    buf = ngx_http_tally_writer_reserve(size);
+    if (buf == NULL) {
+        *msg = "spool busy, retry later";
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -432,10 +703,19 @@ ngx_http_tally_store(ngx_http_request_t *r, tb_result *res, const char **msg)
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
-    if (ngx_http_tally_writer_append(ngx_cycle->log, buf, size) != NGX_OK) {
+    rc = ngx_http_tally_writer_commit(wt, size);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
         *msg = "spool unavailable, retry later";
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
+
+    ngx_http_tally_count(TP_ACCEPTED_REQUESTS, 1);
+    ngx_http_tally_count(TP_ACCEPTED_EVENTS, res->n);
 
     return NGX_HTTP_ACCEPTED;
 }
@@ -444,13 +724,11 @@ ngx_http_tally_store(ngx_http_request_t *r, tb_result *res, const char **msg)
 static ngx_int_t
 ngx_http_tally_process(ngx_http_request_t *r)
 {
-    size_t                      len;
+    size_t                      len, need;
     u_char                     *data;
-    ngx_int_t                   rc;
+    ngx_int_t                   rc, status;
     tb_result                   res;
-    ngx_uint_t                  status;
     const char                 *msg;
-    ngx_str_t                   retry = ngx_string("1");
     ngx_http_tally_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tally_module);
@@ -471,22 +749,40 @@ ngx_http_tally_process(ngx_http_request_t *r)
                                          "empty body");
     }
 
-    if (tb_parse((const char *) data, len, &res, &msg) != 0) {
+    need = tb_scratch_size(len);
+    if (need > ngx_http_tally_scratch_cap) {
+        ngx_free(ngx_http_tally_scratch);
+        ngx_http_tally_scratch_cap = 0;
+        ngx_http_tally_scratch = ngx_alloc(need, ngx_cycle->log);
+        if (ngx_http_tally_scratch != NULL) {
+            ngx_http_tally_scratch_cap = need;
+        }
+    }
+
+    if (tb_parse_scratch((const char *) data, len, &res,
+                         ngx_http_tally_scratch, ngx_http_tally_scratch_cap,
+                         &msg)
+        != 0)
+    {
         tb_result_free(&res);
         return ngx_http_tally_send_error(r, NGX_HTTP_BAD_REQUEST, msg);
     }
 
-    status = ngx_http_tally_store(r, &res, &msg);
+    if (!ngx_http_tally_sites_ok(tlcf, &res)) {
+        tb_result_free(&res);
+        return ngx_http_tally_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "unknown domain");
+    }
+
+    status = ngx_http_tally_store(r, tlcf, &res, &msg);
     tb_result_free(&res);
+
+    if (status == NGX_DONE) {
+        return NGX_DONE;
+    }
 
     if (status == NGX_HTTP_ACCEPTED) {
         return ngx_http_tally_send_empty(r, NGX_HTTP_ACCEPTED);
-    }
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_http_tally_add_header(r, "Retry-After", &retry) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_tally_send_error(r, status, msg);
@@ -496,5 +792,37 @@ ngx_http_tally_process(ngx_http_request_t *r)
 static void
 ngx_http_tally_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_finalize_request(r, ngx_http_tally_process(r));
+    ngx_int_t  rc;
+
+    rc = ngx_http_tally_process(r);
+
+    if (rc == NGX_DONE) {
+        return;                 /* ngx_http_tally_answer() finalizes it */
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+void
+ngx_http_tally_answer(ngx_http_tally_wait_t *wt, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = wt->request;
+    c = r->connection;
+
+    if (rc == NGX_OK) {
+        ngx_http_tally_count(TP_ACCEPTED_REQUESTS, 1);
+        ngx_http_tally_count(TP_ACCEPTED_EVENTS, wt->events);
+        rc = ngx_http_tally_send_empty(r, NGX_HTTP_ACCEPTED);
+
+    } else {
+        rc = ngx_http_tally_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "spool unavailable, retry later");
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }

@@ -1,62 +1,32 @@
 /*
- * ngx_http_tally_module.c -- Tally's NGINX module: configuration and
- * process lifecycle.  The beacon handler is in ngx_http_tally_handler.c,
- * the per-worker spool writer in ngx_http_tally_writer.c, beacon parsing
- * in tally_beacon.c.
+ * ngx_http_tally_module.c -- Tally's NGINX module: configuration, the
+ * shared counters zone and the process lifecycle.  The beacon handler is
+ * in ngx_http_tally_handler.c, the per-worker spool writer in
+ * ngx_http_tally_writer.c, the status page in ngx_http_tally_status.c,
+ * beacon parsing in tally_beacon.c.
  *
- * DIRECTIVES
+ * DIRECTIVES (documented for users in README.md, "Directives")
  *
- *   Syntax:   tally_spool path;
- *   Default:  --
- *   Context:  http
+ *   http:                  tally_spool, tally_salt_file, tally_segment_size,
+ *                          tally_segment_age, tally_sync, tally_thread_pool,
+ *                          tally_spool_max_size, tally_geoip_db
+ *   http/server/location:  tally_max_body_size, tally_site,
+ *                          tally_cors_origins, tally_bots, tally_country,
+ *                          tally_skip
+ *   location:              tally_collect, tally_status
  *
- *     The spool directory beacons are appended to.  It must exist (checked
- *     by nginx -t).  At start the master gives it to the worker user (the
- *     "user" directive) unless that user can already write to it.  Each
- *     worker appends to its own segment file seg-<time>-<pid>.tsp there.
- *
- *   Syntax:   tally_salt_file path;
- *   Default:  tally_salt_file <tally_spool>/salt;
- *   Context:  http
- *
- *     The salt state file (day + key of the visitor-id ratchet).  Created
- *     with mode 0600 from the OS random source if missing; brought forward
- *     to today at start (a broken file fails nginx -t and start) and given
- *     with "<path>.lock" to the worker user.  Workers ratchet it when the
- *     UTC day turns, so its directory must be writable by them.  Edges that
- *     share one copy of the file compute the same visitor ids.  There is
- *     deliberately no directive taking a secret inline: a secret in
- *     nginx.conf could never be forward secret.
- *
- *   Syntax:   tally_collect;
- *   Default:  --
- *   Context:  location
- *
- *     Makes the location the event endpoint: accepts Plausible Events API
- *     beacons (POST, application/json or text/plain) and Tally batches,
- *     answers 202 once the record is written, 400/405/413/415 with a JSON
- *     {"error": "..."} for bad requests, 503 with Retry-After when the
- *     spool cannot be written.  Requires tally_spool.
- *
- *   Syntax:   tally_max_body_size size;
- *   Default:  tally_max_body_size 16k;
- *   Context:  http, server, location
- *
- *     Largest accepted beacon body; larger ones get 413.  In a location
- *     with tally_collect, client_body_buffer_size is raised to this size
- *     if it is smaller, so accepted beacons are read into memory and never
- *     go through a temporary file (NGINX would log the client address
- *     when it buffers a body to a file).
- *
- *   Syntax:   tally_segment_size size;
- *   Default:  tally_segment_size 64m;
- *   Context:  http
- *
- *     A worker finishes its segment and starts a new one once the segment
- *     reaches this size.
+ * Everything that can be checked is checked at configuration time (also
+ * by nginx -t and on reload, where an error keeps the old configuration):
+ * the spool directory, the salt state file, the thread pool, the GeoIP
+ * database.  init_process never fails: a worker whose init_process fails
+ * is not respawned.
  */
 
 #include "ngx_module/ngx_http_tally_module.h"
+
+#if (NGX_HTTP_TALLY_BOTS)
+#include "bots/bots.h"
+#endif
 
 
 static void *ngx_http_tally_create_main_conf(ngx_conf_t *cf);
@@ -70,9 +40,33 @@ static char *ngx_http_tally_salt_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tally_collect(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tally_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tally_sync(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tally_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tally_geoip_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tally_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 static ngx_int_t ngx_http_tally_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_tally_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tally_exit_process(ngx_cycle_t *cycle);
+
+
+ngx_http_tally_shctx_t  *ngx_http_tally_sh;
+
+#if (NGX_HTTP_TALLY_BOTS)
+static bot_matcher      *ngx_http_tally_bots;
+#endif
+
+
+static ngx_conf_enum_t  ngx_http_tally_bots_modes[] = {
+    { ngx_string("drop"), NGX_HTTP_TALLY_BOTS_DROP },
+    { ngx_string("keep"), NGX_HTTP_TALLY_BOTS_KEEP },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_tally_commands[] = {
@@ -98,6 +92,13 @@ static ngx_command_t  ngx_http_tally_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tally_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tally_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tally_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -111,6 +112,76 @@ static ngx_command_t  ngx_http_tally_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_tally_main_conf_t, segment_size),
       NULL },
+
+    { ngx_string("tally_segment_age"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tally_main_conf_t, segment_age),
+      NULL },
+
+    { ngx_string("tally_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tally_sync,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tally_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tally_main_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("tally_spool_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tally_main_conf_t, spool_max_size),
+      NULL },
+
+    { ngx_string("tally_geoip_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tally_geoip_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tally_site"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tally_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tally_loc_conf_t, sites),
+      NULL },
+
+    { ngx_string("tally_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tally_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tally_loc_conf_t, origins),
+      NULL },
+
+    { ngx_string("tally_skip"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tally_loc_conf_t, skip),
+      NULL },
+
+    { ngx_string("tally_country"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tally_loc_conf_t, country),
+      NULL },
+
+    { ngx_string("tally_bots"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tally_loc_conf_t, bots),
+      &ngx_http_tally_bots_modes },
 
       ngx_null_command
 };
@@ -162,38 +233,63 @@ ngx_http_tally_create_main_conf(ngx_conf_t *cf)
      *
      *     tmcf->spool = { 0, NULL };
      *     tmcf->salt_file = { 0, NULL };
+     *     tmcf->thread_pool_name = { 0, NULL };
+     *     tmcf->geoip_db = { 0, NULL };
+     *     tmcf->mmdb = NULL;
      *     tmcf->collect_used = 0;
      */
 
     tmcf->segment_size = NGX_CONF_UNSET_SIZE;
+    tmcf->segment_age = NGX_CONF_UNSET_MSEC;
+    tmcf->sync = NGX_CONF_UNSET;
+    tmcf->sync_interval = NGX_CONF_UNSET_MSEC;
+    tmcf->spool_max_size = NGX_CONF_UNSET;
 
     return tmcf;
 }
 
 
 /*
- * Runs at configuration time (also for nginx -t and on reload, where an
- * error keeps the old configuration): fills defaults and brings the salt
- * state file to today, creating it if missing, so that a broken file is
- * reported before any worker starts.  The master keeps no copy of the key.
+ * Fills defaults, adds the counters zone, references the thread pool and
+ * brings the salt state file to today, creating it if missing, so that a
+ * broken file is reported before any worker starts.  The master keeps no
+ * copy of the key.
  */
 static char *
 ngx_http_tally_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_tally_main_conf_t *tmcf = conf;
 
-    int        flags;
-    char       err[512];
-    u_char    *p;
-    tv_state   st;
+    int              flags;
+    char             err[512];
+    u_char          *p;
+    tv_state         st;
+    ngx_str_t        zone = ngx_string("tally");
 
     ngx_conf_init_size_value(tmcf->segment_size, 64 * 1024 * 1024);
+    ngx_conf_init_msec_value(tmcf->segment_age, 3600 * 1000);
+    ngx_conf_init_value(tmcf->sync, NGX_HTTP_TALLY_SYNC_OFF);
+    ngx_conf_init_msec_value(tmcf->sync_interval, 0);
+    if (tmcf->spool_max_size == NGX_CONF_UNSET) {
+        tmcf->spool_max_size = (off_t) 1024 * 1024 * 1024;
+    }
+
+    if (tmcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&tmcf->thread_pool_name, "default");
+    }
 
     if (tmcf->segment_size < 4096) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"tally_segment_size\" must be at least 4k");
         return NGX_CONF_ERROR;
     }
+
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &zone, 8 * ngx_pagesize,
+                                           &ngx_http_tally_module);
+    if (tmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    tmcf->shm_zone->init = ngx_http_tally_init_zone;
 
     if (tmcf->spool.data == NULL) {
         if (tmcf->collect_used) {
@@ -203,6 +299,21 @@ ngx_http_tally_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
         return NGX_CONF_OK;
+    }
+
+    if (tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF && tmcf->collect_used) {
+#if (NGX_THREADS)
+        /* an undeclared pool other than "default" fails the configuration
+         * ("unknown thread pool") once the whole file is read */
+        if (ngx_thread_pool_add(cf, &tmcf->thread_pool_name) == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tally_sync\" other than \"off\" requires "
+                           "NGINX built --with-threads");
+        return NGX_CONF_ERROR;
+#endif
     }
 
     if (tmcf->salt_file.data == NULL) {
@@ -241,6 +352,39 @@ ngx_http_tally_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
+static ngx_int_t
+ngx_http_tally_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t         *shpool;
+    ngx_http_tally_shctx_t  *sh;
+
+    if (data) {                          /* reload: keep the counters */
+        shm_zone->data = data;
+        ngx_http_tally_sh = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        ngx_http_tally_sh = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_tally_shctx_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = sh;
+    shm_zone->data = sh;
+    ngx_http_tally_sh = sh;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_tally_create_loc_conf(ngx_conf_t *cf)
 {
@@ -255,9 +399,15 @@ ngx_http_tally_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     tlcf->collect = 0;
+     *     tlcf->status = 0;
      */
 
     tlcf->max_body_size = NGX_CONF_UNSET_SIZE;
+    tlcf->sites = NGX_CONF_UNSET_PTR;
+    tlcf->origins = NGX_CONF_UNSET_PTR;
+    tlcf->skip = NGX_CONF_UNSET_PTR;
+    tlcf->country = NGX_CONF_UNSET_PTR;
+    tlcf->bots = NGX_CONF_UNSET_UINT;
 
     return tlcf;
 }
@@ -273,6 +423,12 @@ ngx_http_tally_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
+    ngx_conf_merge_ptr_value(conf->sites, prev->sites, NULL);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_ptr_value(conf->skip, prev->skip, NULL);
+    ngx_conf_merge_ptr_value(conf->country, prev->country, NULL);
+    ngx_conf_merge_uint_value(conf->bots, prev->bots,
+                              NGX_HTTP_TALLY_BOTS_DROP);
 
     if (conf->max_body_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -396,6 +552,9 @@ ngx_http_tally_collect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (tlcf->collect == 1) {
         return "is duplicate";
     }
+    if (tlcf->status == 1) {
+        return "cannot be combined with \"tally_status\"";
+    }
     tlcf->collect = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -405,6 +564,215 @@ ngx_http_tally_collect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tmcf->collect_used = 1;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tally_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tally_loc_conf_t *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->status == 1) {
+        return "is duplicate";
+    }
+    if (tlcf->collect == 1) {
+        return "cannot be combined with \"tally_collect\"";
+    }
+    tlcf->status = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tally_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tally_sync off | always | <interval> */
+static char *
+ngx_http_tally_sync(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tally_main_conf_t *tmcf = conf;
+
+    ngx_int_t   ms;
+    ngx_str_t  *value;
+
+    if (tmcf->sync != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        tmcf->sync = NGX_HTTP_TALLY_SYNC_OFF;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "always") == 0) {
+        tmcf->sync = NGX_HTTP_TALLY_SYNC_ALWAYS;
+        return NGX_CONF_OK;
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+    if (ms == NGX_ERROR || ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"tally_sync\": use "
+                           "\"off\", \"always\" or an interval such as "
+                           "\"1s\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->sync = NGX_HTTP_TALLY_SYNC_INTERVAL;
+    tmcf->sync_interval = (ngx_msec_t) ms;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * tally_site domain ...; (may repeat: the lists add up) and
+ * tally_cors_origins origin ... | *;  Values are kept as tp_str; a lone
+ * "*" for tally_cors_origins means any origin (NULL list).
+ */
+static char *
+ngx_http_tally_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char        *d;
+    tp_str        *s;
+    ngx_str_t     *value;
+    ngx_uint_t     i, j, origins;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+    origins = (cmd->offset == offsetof(ngx_http_tally_loc_conf_t, origins));
+
+    if (origins && cf->args->nelts == 2 && value[1].len == 1
+        && value[1].data[0] == '*')
+    {
+        if (*a != NGX_CONF_UNSET_PTR) {
+            return "is duplicate";
+        }
+        *a = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (*a == NULL) {
+        return "conflicts with \"*\"";
+    }
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(tp_str));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0 || value[i].len > 255) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\"", &value[i],
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (origins && value[i].len == 1 && value[i].data[0] == '*') {
+            return "takes \"*\" only alone";
+        }
+
+        d = ngx_pnalloc(cf->pool, value[i].len);
+        if (d == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < value[i].len; j++) {
+            if (value[i].data[j] <= 0x20 || value[i].data[j] == ',') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+            d[j] = ngx_tolower(value[i].data[j]);
+        }
+
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        s->ptr = (char *) d;
+        s->len = value[i].len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+#if (NGX_HTTP_TALLY_GEOIP)
+
+static void
+ngx_http_tally_mmdb_cleanup(void *data)
+{
+    MMDB_close(data);
+}
+
+#endif
+
+
+static char *
+ngx_http_tally_geoip_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tally_main_conf_t *tmcf = conf;
+
+#if (NGX_HTTP_TALLY_GEOIP)
+    int                  rc;
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    if (tmcf->geoip_db.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_tally_full_path(cf, &value[1], &tmcf->geoip_db)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->mmdb = ngx_pcalloc(cf->pool, sizeof(MMDB_s));
+    if (tmcf->mmdb == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* opened (mmap) here, in the master: workers share the mapping */
+    rc = MMDB_open((char *) tmcf->geoip_db.data, MMDB_MODE_MMAP, tmcf->mmdb);
+    if (rc != MMDB_SUCCESS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf,
+                           rc == MMDB_IO_ERROR ? ngx_errno : 0,
+                           "tally_geoip_db: cannot open \"%V\": %s",
+                           &tmcf->geoip_db, MMDB_strerror(rc));
+        tmcf->mmdb = NULL;
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        MMDB_close(tmcf->mmdb);
+        return NGX_CONF_ERROR;
+    }
+    cln->handler = ngx_http_tally_mmdb_cleanup;
+    cln->data = tmcf->mmdb;
+
+    return NGX_CONF_OK;
+#else
+    (void) tmcf;
+    return "is not supported: the module was built without libmaxminddb";
+#endif
 }
 
 
@@ -496,6 +864,9 @@ static ngx_int_t
 ngx_http_tally_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_tally_main_conf_t  *tmcf;
+#if (NGX_HTTP_TALLY_BOTS)
+    char                         err[256];
+#endif
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -514,6 +885,28 @@ ngx_http_tally_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+#if (NGX_THREADS)
+    if (tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF) {
+        tmcf->thread_pool = ngx_thread_pool_get(cycle,
+                                                &tmcf->thread_pool_name);
+        if (tmcf->thread_pool == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "tally: thread pool \"%V\" not found",
+                          &tmcf->thread_pool_name);
+            return NGX_OK;               /* every beacon gets 503 */
+        }
+    }
+#endif
+
+#if (NGX_HTTP_TALLY_BOTS)
+    ngx_http_tally_bots = bot_matcher_new(err, sizeof(err));
+    if (ngx_http_tally_bots == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "tally: cannot build the bot matcher: %s; bots are "
+                      "not filtered", err);
+    }
+#endif
+
     /* never fails: a worker whose init_process fails is not respawned */
     ngx_http_tally_writer_init(cycle, tmcf);
 
@@ -521,8 +914,28 @@ ngx_http_tally_init_process(ngx_cycle_t *cycle)
 }
 
 
+#if (NGX_HTTP_TALLY_BOTS)
+
+ngx_uint_t
+ngx_http_tally_is_bot(u_char *ua, size_t len)
+{
+    if (ngx_http_tally_bots == NULL) {
+        return 0;
+    }
+
+    return bot_is_bot(ngx_http_tally_bots, (const char *) ua, len) ? 1 : 0;
+}
+
+#endif
+
+
 static void
 ngx_http_tally_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_tally_writer_exit(cycle->log);
+
+#if (NGX_HTTP_TALLY_BOTS)
+    bot_matcher_free(ngx_http_tally_bots);
+    ngx_http_tally_bots = NULL;
+#endif
 }

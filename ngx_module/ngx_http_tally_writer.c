@@ -1,10 +1,23 @@
 /*
  * ngx_http_tally_writer.c -- the per-worker spool writer and salt state.
  *
- * Each worker process owns one open segment (named after its pid) and one
- * copy of the day's salt state.  Nothing here is shared between workers
- * except through files: the segments are per pid, and the salt state file
- * is only replaced under its flock() by tv_state_sync().
+ * Each worker process owns one open segment (named after its pid, see
+ * tally_seg.h) and one copy of the day's salt state.  Nothing here is
+ * shared between workers except through files and the counters in the
+ * shared zone: the segments are per pid, and the salt state file is only
+ * replaced under its flock() by tv_state_sync().
+ *
+ * Sync policies (tally_sync):
+ *
+ *   off         records are written with one write() in the event loop and
+ *               acknowledged once it returned;
+ *   <interval>  the same, and a timer hands an fdatasync() of a dup() of
+ *               the segment's fd to the thread pool at most that often;
+ *   always      group commit: records join a pending batch; one task per
+ *               worker writes a batch and fdatasync()s it in the thread
+ *               pool; its completion answers the batch's requests and posts
+ *               the next batch (which filled up meanwhile).  While a task
+ *               is in flight the segment belongs to the thread.
  *
  * Log lines go to the cycle's log, never to a request's log, so that no
  * client address ("client: ..." context) is ever written by Tally.
@@ -12,21 +25,72 @@
 
 #include "ngx_module/ngx_http_tally_module.h"
 
+#include <dirent.h>
+
+
+/* a batch waiting for the disk grows at most this large, then 503 */
+#define NGX_HTTP_TALLY_BATCH_MAX   (8 * 1024 * 1024)
+
+/* the spool directory is scanned (by one worker) at most this often */
+#define NGX_HTTP_TALLY_TICK        1000
+
+
+typedef struct {
+    u_char                      *data;
+    size_t                       len;
+    size_t                       cap;
+} ngx_http_tally_buf_t;
+
+
+#if (NGX_THREADS)
+
+typedef struct {
+    tally_seg                   *seg;
+    u_char                      *data;
+    size_t                       len;
+    int                          rc;
+} ngx_http_tally_batch_ctx_t;
+
+
+typedef struct {
+    int                          fd;
+    uint64_t                     created_us;
+    int                          err;
+} ngx_http_tally_sync_ctx_t;
+
+#endif
+
 
 typedef struct {
     ngx_http_tally_main_conf_t  *conf;
-    int                          fd;
-    char                         name[SPOOL_NAME_MAX];
-    off_t                        size;
-    uint64_t                     last_created_us;
+    ngx_log_t                   *log;
+    tally_seg                    seg;
     tv_state                     st;
     ngx_uint_t                   salt_ok;
     time_t                       last_alert;
+
+    ngx_http_tally_buf_t         pending;   /* records not yet written */
+    ngx_http_tally_buf_t         flight;    /* the batch being written */
+    ngx_queue_t                  waiting;   /* requests of pending */
+    ngx_queue_t                  flying;    /* requests of flight */
+    ngx_uint_t                   busy;      /* batch task in flight */
+
+    ngx_uint_t                   dirty;     /* written since last sync */
+    ngx_uint_t                   sync_busy; /* sync task in flight */
+
+#if (NGX_THREADS)
+    ngx_thread_task_t           *batch_task;
+    ngx_thread_task_t           *sync_task;
+#endif
+
+    ngx_event_t                  flush;     /* posted: write pending (off) */
+    ngx_event_t                  guard;     /* non-cancelable, while busy */
+    ngx_event_t                  tick;      /* scan, idle age rotation */
+    ngx_event_t                  sync_ev;   /* tally_sync <interval> */
 } ngx_http_tally_writer_t;
 
 
-static ngx_http_tally_writer_t  ngx_http_tally_w = { NULL, -1, "", 0, 0,
-                                                     { 0, {0}, {0} }, 0, 0 };
+static ngx_http_tally_writer_t  ngx_http_tally_w;
 
 
 /* at most one alert a second for a condition repeated on every request */
@@ -38,6 +102,42 @@ ngx_http_tally_writer_may_alert(void)
     }
     ngx_http_tally_w.last_alert = ngx_time();
     return 1;
+}
+
+
+/* logs what the segment functions reported and clears it */
+static void
+ngx_http_tally_writer_report(ngx_log_t *log, ngx_uint_t always)
+{
+    tally_seg  *s = &ngx_http_tally_w.seg;
+
+    if (s->opened) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "tally: writing spool segment \"%s\"", s->name);
+        s->opened = 0;
+    }
+
+    if (s->what == NULL) {
+        return;
+    }
+
+    ngx_http_tally_count(TP_WRITE_ERRORS, 1);
+
+    if (always || ngx_http_tally_writer_may_alert()) {
+        if (ngx_strcmp(s->what, "create") == 0) {
+            ngx_log_error(NGX_LOG_ALERT, log, s->err,
+                          "tally: cannot create a spool segment in \"%V\"",
+                          &ngx_http_tally_w.conf->spool);
+        } else {
+            ngx_log_error(NGX_LOG_ALERT, log, s->err,
+                          "tally: %s of spool segment \"%s\" failed%s",
+                          s->what, s->err_name,
+                          s->fd == -1 ? "; starting a new segment" : "");
+        }
+    }
+
+    s->what = NULL;
+    s->err = 0;
 }
 
 
@@ -96,64 +196,434 @@ ngx_http_tally_writer_salt(ngx_log_t *log, uint32_t today)
 }
 
 
-static ngx_int_t
-ngx_http_tally_writer_open(ngx_log_t *log)
+static uint64_t
+ngx_http_tally_now_us(void)
 {
-    int              fd;
-    uint64_t         us;
-    struct timeval   tv;
+    ngx_time_t  *tp;
 
-    ngx_gettimeofday(&tv);
-    us = (uint64_t) tv.tv_sec * 1000000 + (uint64_t) tv.tv_usec;
-    if (us <= ngx_http_tally_w.last_created_us) {
-        us = ngx_http_tally_w.last_created_us + 1;
+    tp = ngx_timeofday();
+    return (uint64_t) tp->sec * 1000000 + (uint64_t) tp->msec * 1000;
+}
+
+
+/* grows b to hold at least need bytes; NGX_OK or NGX_ERROR */
+static ngx_int_t
+ngx_http_tally_buf_reserve(ngx_http_tally_buf_t *b, size_t need)
+{
+    size_t   cap;
+    u_char  *p;
+
+    if (need <= b->cap) {
+        return NGX_OK;
     }
 
-    fd = spool_segment_create((char *) ngx_http_tally_w.conf->spool.data,
-                              (uint32_t) ngx_pid, us, 1,
-                              ngx_http_tally_w.name);
-    if (fd == -1) {
-        if (ngx_http_tally_writer_may_alert()) {
-            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                          "tally: cannot create a spool segment in \"%V\"",
-                          &ngx_http_tally_w.conf->spool);
-        }
+    cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        cap *= 2;
+    }
+
+    p = ngx_alloc(cap, ngx_cycle->log);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_http_tally_w.fd = fd;
-    ngx_http_tally_w.size = SPOOL_SEG_HDR_SIZE;
-    ngx_http_tally_w.last_created_us = us;
+    if (b->len) {
+        ngx_memcpy(p, b->data, b->len);
+    }
+    ngx_free(b->data);
+    b->data = p;
+    b->cap = cap;
 
-    ngx_log_error(NGX_LOG_INFO, log, 0, "tally: writing spool segment \"%s\"",
-                  ngx_http_tally_w.name);
     return NGX_OK;
 }
 
 
-/* closes the current segment and marks it finished */
+/* ---- the spool backlog: one worker scans the directory each second ---- */
+
 static void
-ngx_http_tally_writer_close(ngx_log_t *log)
+ngx_http_tally_writer_scan(ngx_log_t *log)
 {
-    if (ngx_http_tally_w.fd == -1) {
+    DIR                     *dir;
+    time_t                   now;
+    uint64_t                 total;
+    struct stat              st;
+    struct dirent           *de;
+    ngx_atomic_uint_t        last;
+    ngx_http_tally_shctx_t  *sh = ngx_http_tally_sh;
+
+    if (sh == NULL) {
         return;
     }
 
-    if (close(ngx_http_tally_w.fd) == -1) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      "tally: close() of spool segment \"%s\" failed",
-                      ngx_http_tally_w.name);
-    }
-    ngx_http_tally_w.fd = -1;
+    now = ngx_time();
+    last = sh->scan_sec;
 
-    if (spool_segment_finish((char *) ngx_http_tally_w.conf->spool.data,
-                             ngx_http_tally_w.name, 1)
-        != 0)
+    if ((time_t) last >= now
+        || !ngx_atomic_cmp_set(&sh->scan_sec, last, (ngx_atomic_uint_t) now))
     {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      "tally: cannot mark spool segment \"%s\" finished",
-                      ngx_http_tally_w.name);
+        return;                          /* another worker does it */
     }
+
+    dir = opendir((char *) ngx_http_tally_w.conf->spool.data);
+    if (dir == NULL) {
+        return;
+    }
+
+    total = 0;
+
+    while ((de = readdir(dir)) != NULL) {
+        if (!spool_segment_name_valid(de->d_name)) {
+            continue;
+        }
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            total += (uint64_t) st.st_size;
+        }
+    }
+
+    closedir(dir);
+
+    sh->c[TP_SPOOL_BYTES] = (ngx_atomic_uint_t) total;
+}
+
+
+/* ---- group commit (tally_sync always) --------------------------------- */
+
+#if (NGX_THREADS)
+
+static void ngx_http_tally_batch_post(void);
+
+
+/* runs in a thread of the pool: the segment belongs to it meanwhile */
+static void
+ngx_http_tally_batch_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_tally_batch_ctx_t *ctx = data;
+
+    uint64_t    now;
+    tally_seg  *s = ctx->seg;
+
+    now = tally_seg_now_us();
+
+    if (tally_seg_due(s, now)) {
+        (void) tally_seg_close(s);
+    }
+
+    if (ctx->len == 0) {
+        ctx->rc = 0;
+        return;
+    }
+
+    if (s->fd == -1 && tally_seg_open(s) != 0) {
+        ctx->rc = -1;
+        return;
+    }
+
+    if (tally_seg_append(s, ctx->data, ctx->len) != 0) {
+        ctx->rc = -1;
+        return;
+    }
+
+    ctx->rc = tally_seg_sync(s);
+}
+
+
+/* the completion, back in the event loop */
+static void
+ngx_http_tally_batch_done(ngx_event_t *ev)
+{
+    ngx_int_t                    rc;
+    ngx_queue_t                 *q;
+    ngx_http_tally_wait_t       *wt;
+    ngx_http_tally_batch_ctx_t  *ctx;
+
+    ctx = ngx_http_tally_w.batch_task->ctx;
+
+    if (ngx_http_tally_w.guard.timer_set) {
+        ngx_del_timer(&ngx_http_tally_w.guard);
+    }
+
+    ngx_http_tally_writer_report(ngx_http_tally_w.log, 1);
+
+    if (ctx->len) {
+        if (ctx->rc == 0) {
+            ngx_http_tally_count(TP_BYTES_WRITTEN, ctx->len);
+            ngx_http_tally_count(TP_SPOOL_BYTES, ctx->len);
+            ngx_http_tally_count(TP_SYNCS, 1);
+        }
+    }
+
+    rc = (ctx->rc == 0) ? NGX_OK : NGX_ERROR;
+
+    /* still busy while answering: new records go to the next batch */
+
+    while (!ngx_queue_empty(&ngx_http_tally_w.flying)) {
+        q = ngx_queue_head(&ngx_http_tally_w.flying);
+        ngx_queue_remove(q);
+        wt = ngx_queue_data(q, ngx_http_tally_wait_t, queue);
+        wt->queued = 0;
+        ngx_http_tally_answer(wt, rc);
+    }
+
+    ngx_http_tally_w.flight.len = 0;
+    ngx_http_tally_w.busy = 0;
+
+    if (ngx_http_tally_w.pending.len) {
+        ngx_http_tally_batch_post();
+    }
+}
+
+
+static void
+ngx_http_tally_guard_handler(ngx_event_t *ev)
+{
+    /* keeps a gracefully exiting worker alive while a batch is on its way
+     * to the disk; the completion deletes it */
+    if (ngx_http_tally_w.busy) {
+        ngx_add_timer(ev, NGX_HTTP_TALLY_TICK);
+    }
+}
+
+
+/* posts the pending batch (possibly empty: only rotates a due segment) */
+static void
+ngx_http_tally_batch_post(void)
+{
+    ngx_queue_t                 *q;
+    ngx_http_tally_buf_t         b;
+    ngx_http_tally_wait_t       *wt;
+    ngx_http_tally_batch_ctx_t  *ctx;
+
+    b = ngx_http_tally_w.flight;
+    ngx_http_tally_w.flight = ngx_http_tally_w.pending;
+    ngx_http_tally_w.pending = b;
+    ngx_http_tally_w.pending.len = 0;
+
+    ngx_queue_init(&ngx_http_tally_w.flying);
+    if (!ngx_queue_empty(&ngx_http_tally_w.waiting)) {
+        ngx_queue_add(&ngx_http_tally_w.flying, &ngx_http_tally_w.waiting);
+        ngx_queue_init(&ngx_http_tally_w.waiting);
+    }
+
+    ctx = ngx_http_tally_w.batch_task->ctx;
+    ctx->seg = &ngx_http_tally_w.seg;
+    ctx->data = ngx_http_tally_w.flight.data;
+    ctx->len = ngx_http_tally_w.flight.len;
+    ctx->rc = -1;
+
+    ngx_http_tally_w.busy = 1;
+
+    if (ngx_thread_task_post(ngx_http_tally_w.conf->thread_pool,
+                             ngx_http_tally_w.batch_task)
+        == NGX_OK)
+    {
+        ngx_add_timer(&ngx_http_tally_w.guard, NGX_HTTP_TALLY_TICK);
+        return;
+    }
+
+    /* the pool's queue is full (logged by NGINX): nothing was stored */
+
+    ngx_http_tally_count(TP_WRITE_ERRORS, 1);
+
+    while (!ngx_queue_empty(&ngx_http_tally_w.flying)) {
+        q = ngx_queue_head(&ngx_http_tally_w.flying);
+        ngx_queue_remove(q);
+        wt = ngx_queue_data(q, ngx_http_tally_wait_t, queue);
+        wt->queued = 0;
+        ngx_http_tally_answer(wt, NGX_ERROR);
+    }
+
+    ngx_http_tally_w.flight.len = 0;
+    ngx_http_tally_w.busy = 0;
+}
+
+
+/* ---- periodic sync (tally_sync <interval>) ----------------------------- */
+
+static void
+ngx_http_tally_sync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_tally_sync_ctx_t *ctx = data;
+
+    ctx->err = tally_seg_sync_fd(ctx->fd);
+}
+
+
+static void
+ngx_http_tally_sync_done(ngx_event_t *ev)
+{
+    ngx_http_tally_sync_ctx_t  *ctx;
+
+    ctx = ngx_http_tally_w.sync_task->ctx;
+    ngx_http_tally_w.sync_busy = 0;
+
+    if (ctx->err == 0) {
+        ngx_http_tally_count(TP_SYNCS, 1);
+        return;
+    }
+
+    ngx_http_tally_count(TP_WRITE_ERRORS, 1);
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_http_tally_w.log, ctx->err,
+                  "tally: fdatasync of a spool segment failed; "
+                  "starting a new segment");
+
+    /* never sync the same file again: it may have lost data silently */
+    if (ngx_http_tally_w.seg.fd != -1
+        && ngx_http_tally_w.seg.created_us == ctx->created_us)
+    {
+        ngx_http_tally_w.seg.sync_on_close = 0;
+        (void) tally_seg_close(&ngx_http_tally_w.seg);
+        ngx_http_tally_w.seg.sync_on_close = 1;
+        ngx_http_tally_writer_report(ngx_http_tally_w.log, 1);
+    }
+}
+
+#endif /* NGX_THREADS */
+
+
+/*
+ * tally_sync off and <interval>: the records of every request handled in
+ * one round of the event loop go out with one write() in this posted
+ * event, which then answers them (202 only after that write() returned).
+ */
+static void
+ngx_http_tally_flush_handler(ngx_event_t *ev)
+{
+    size_t                  len;
+    ngx_int_t               rc;
+    ngx_queue_t            *q, batch;
+    tally_seg              *s = &ngx_http_tally_w.seg;
+    ngx_http_tally_wait_t  *wt;
+
+    len = ngx_http_tally_w.pending.len;
+    ngx_http_tally_w.pending.len = 0;
+
+    ngx_queue_init(&batch);
+    if (!ngx_queue_empty(&ngx_http_tally_w.waiting)) {
+        ngx_queue_add(&batch, &ngx_http_tally_w.waiting);
+        ngx_queue_init(&ngx_http_tally_w.waiting);
+    }
+
+    rc = NGX_OK;
+
+    if (len) {
+        if (tally_seg_ready(s, ngx_http_tally_now_us()) != 0
+            || tally_seg_append(s, ngx_http_tally_w.pending.data, len) != 0)
+        {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_http_tally_w.dirty = 1;
+            ngx_http_tally_count(TP_BYTES_WRITTEN, len);
+            ngx_http_tally_count(TP_SPOOL_BYTES, len);
+
+            if (tally_seg_due(s, 0)) {
+                /* rotate by size at once, so readers see it finished */
+                (void) tally_seg_close(s);
+                (void) tally_seg_open(s);
+                ngx_http_tally_w.dirty = 0;
+            }
+        }
+
+        if (s->opened || s->what) {
+            ngx_http_tally_writer_report(ngx_http_tally_w.log, 0);
+        }
+    }
+
+    while (!ngx_queue_empty(&batch)) {
+        q = ngx_queue_head(&batch);
+        ngx_queue_remove(q);
+        wt = ngx_queue_data(q, ngx_http_tally_wait_t, queue);
+        wt->queued = 0;
+        ngx_http_tally_answer(wt, rc);
+    }
+}
+
+
+static void
+ngx_http_tally_sync_handler(ngx_event_t *ev)
+{
+    int                         fd;
+#if (NGX_THREADS)
+    ngx_http_tally_sync_ctx_t  *ctx;
+#endif
+
+    if (ngx_exiting) {
+        return;
+    }
+
+    ngx_add_timer(ev, ngx_http_tally_w.conf->sync_interval);
+
+    if (!ngx_http_tally_w.dirty || ngx_http_tally_w.sync_busy
+        || ngx_http_tally_w.seg.fd == -1)
+    {
+        return;
+    }
+
+    ngx_http_tally_w.dirty = 0;
+
+#if (NGX_THREADS)
+    fd = dup(ngx_http_tally_w.seg.fd);
+    if (fd != -1) {
+        ctx = ngx_http_tally_w.sync_task->ctx;
+        ctx->fd = fd;
+        ctx->created_us = ngx_http_tally_w.seg.created_us;
+        ctx->err = 0;
+
+        if (ngx_thread_task_post(ngx_http_tally_w.conf->thread_pool,
+                                 ngx_http_tally_w.sync_task)
+            == NGX_OK)
+        {
+            ngx_http_tally_w.sync_busy = 1;
+            return;
+        }
+        close(fd);
+    }
+#endif
+
+    /* no thread: sync in the event loop */
+    (void) fd;
+    if (tally_seg_sync(&ngx_http_tally_w.seg) == 0) {
+        ngx_http_tally_count(TP_SYNCS, 1);
+    }
+    ngx_http_tally_writer_report(ngx_http_tally_w.log, 1);
+}
+
+
+/* every second: backlog scan, rotation of an idle segment past its age */
+static void
+ngx_http_tally_tick_handler(ngx_event_t *ev)
+{
+    uint64_t  now;
+
+    if (ngx_exiting) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_TALLY_TICK);
+
+    ngx_http_tally_writer_scan(ngx_http_tally_w.log);
+
+    if (ngx_http_tally_w.busy) {
+        return;
+    }
+
+    now = ngx_http_tally_now_us();
+
+    if (!tally_seg_due(&ngx_http_tally_w.seg, now)) {
+        return;
+    }
+
+#if (NGX_THREADS)
+    if (ngx_http_tally_w.conf->sync == NGX_HTTP_TALLY_SYNC_ALWAYS) {
+        ngx_http_tally_batch_post();
+        return;
+    }
+#endif
+
+    (void) tally_seg_close(&ngx_http_tally_w.seg);
+    ngx_http_tally_w.dirty = 0;
+    ngx_http_tally_writer_report(ngx_http_tally_w.log, 1);
 }
 
 
@@ -162,8 +632,63 @@ ngx_http_tally_writer_init(ngx_cycle_t *cycle,
     ngx_http_tally_main_conf_t *tmcf)
 {
     ngx_http_tally_w.conf = tmcf;
-    ngx_http_tally_w.fd = -1;
+    ngx_http_tally_w.log = cycle->log;
     ngx_http_tally_w.salt_ok = 0;
+    ngx_queue_init(&ngx_http_tally_w.waiting);
+    ngx_queue_init(&ngx_http_tally_w.flying);
+
+    tally_seg_init(&ngx_http_tally_w.seg, (char *) tmcf->spool.data,
+                   (uint32_t) ngx_pid, tmcf->segment_size,
+                   (uint64_t) tmcf->segment_age * 1000,
+                   tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF);
+
+#if (NGX_THREADS)
+    if (tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF) {
+        ngx_http_tally_w.batch_task = ngx_thread_task_alloc(cycle->pool,
+                                          sizeof(ngx_http_tally_batch_ctx_t));
+        ngx_http_tally_w.sync_task = ngx_thread_task_alloc(cycle->pool,
+                                          sizeof(ngx_http_tally_sync_ctx_t));
+        if (ngx_http_tally_w.batch_task == NULL
+            || ngx_http_tally_w.sync_task == NULL)
+        {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "tally: cannot allocate thread tasks");
+            ngx_http_tally_w.conf = NULL;    /* every beacon gets 503 */
+            return;
+        }
+        ngx_http_tally_w.batch_task->handler = ngx_http_tally_batch_thread;
+        ngx_http_tally_w.batch_task->event.handler = ngx_http_tally_batch_done;
+        ngx_http_tally_w.batch_task->event.data = &ngx_http_tally_w;
+        ngx_http_tally_w.batch_task->event.log = cycle->log;
+        ngx_http_tally_w.sync_task->handler = ngx_http_tally_sync_thread;
+        ngx_http_tally_w.sync_task->event.handler = ngx_http_tally_sync_done;
+        ngx_http_tally_w.sync_task->event.data = &ngx_http_tally_w;
+        ngx_http_tally_w.sync_task->event.log = cycle->log;
+
+        ngx_http_tally_w.guard.handler = ngx_http_tally_guard_handler;
+        ngx_http_tally_w.guard.data = &ngx_http_tally_w;
+        ngx_http_tally_w.guard.log = cycle->log;
+        ngx_http_tally_w.guard.cancelable = 0;
+    }
+#endif
+
+    ngx_http_tally_w.flush.handler = ngx_http_tally_flush_handler;
+    ngx_http_tally_w.flush.data = &ngx_http_tally_w;
+    ngx_http_tally_w.flush.log = cycle->log;
+
+    ngx_http_tally_w.tick.handler = ngx_http_tally_tick_handler;
+    ngx_http_tally_w.tick.data = &ngx_http_tally_w;
+    ngx_http_tally_w.tick.log = cycle->log;
+    ngx_http_tally_w.tick.cancelable = 1;
+    ngx_add_timer(&ngx_http_tally_w.tick, NGX_HTTP_TALLY_TICK);
+
+    if (tmcf->sync == NGX_HTTP_TALLY_SYNC_INTERVAL) {
+        ngx_http_tally_w.sync_ev.handler = ngx_http_tally_sync_handler;
+        ngx_http_tally_w.sync_ev.data = &ngx_http_tally_w;
+        ngx_http_tally_w.sync_ev.log = cycle->log;
+        ngx_http_tally_w.sync_ev.cancelable = 1;
+        ngx_add_timer(&ngx_http_tally_w.sync_ev, tmcf->sync_interval);
+    }
 
     if (tv_init() != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
@@ -172,17 +697,29 @@ ngx_http_tally_writer_init(ngx_cycle_t *cycle,
     }
 
     (void) ngx_http_tally_writer_salt(cycle->log, tv_day_of(ngx_time()));
-    (void) ngx_http_tally_writer_open(cycle->log);
+
+    if (tmcf->sync != NGX_HTTP_TALLY_SYNC_ALWAYS) {
+        (void) tally_seg_open(&ngx_http_tally_w.seg);
+        ngx_http_tally_writer_report(cycle->log, 1);
+    }
 }
 
 
 ngx_int_t
 ngx_http_tally_writer_ready(ngx_log_t *log)
 {
-    uint32_t  today;
+    uint32_t                     today;
+    ngx_http_tally_main_conf_t  *conf = ngx_http_tally_w.conf;
 
-    if (ngx_http_tally_w.conf == NULL) {
+    if (conf == NULL) {
         return NGX_ERROR;
+    }
+
+    if (conf->spool_max_size && ngx_http_tally_sh
+        && ngx_http_tally_sh->c[TP_SPOOL_BYTES]
+           >= (ngx_atomic_uint_t) conf->spool_max_size)
+    {
+        return NGX_DECLINED;
     }
 
     today = tv_day_of(ngx_time());
@@ -191,10 +728,6 @@ ngx_http_tally_writer_ready(ngx_log_t *log)
         if (ngx_http_tally_writer_salt(log, today) != NGX_OK) {
             return NGX_ERROR;
         }
-    }
-
-    if (ngx_http_tally_w.fd == -1) {
-        return ngx_http_tally_writer_open(log);
     }
 
     return NGX_OK;
@@ -208,48 +741,76 @@ ngx_http_tally_writer_state(void)
 }
 
 
-ngx_int_t
-ngx_http_tally_writer_append(ngx_log_t *log, const u_char *buf, size_t len)
+ngx_uint_t
+ngx_http_tally_writer_group_commit(void)
 {
-    int  truncated_ok;
+    return ngx_http_tally_w.conf != NULL
+           && ngx_http_tally_w.conf->sync == NGX_HTTP_TALLY_SYNC_ALWAYS;
+}
 
-    if (ngx_http_tally_w.fd == -1) {
-        return NGX_ERROR;
+
+u_char *
+ngx_http_tally_writer_reserve(size_t len)
+{
+    ngx_http_tally_buf_t  *b = &ngx_http_tally_w.pending;
+
+    if (b->len + len > NGX_HTTP_TALLY_BATCH_MAX) {
+        return NULL;
     }
 
-    truncated_ok = 0;
+    if (ngx_http_tally_buf_reserve(b, b->len + len) != NGX_OK) {
+        return NULL;
+    }
 
-    if (spool_segment_append(ngx_http_tally_w.fd, buf, len, &truncated_ok)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      "tally: write to spool segment \"%s\" failed%s",
-                      ngx_http_tally_w.name,
-                      truncated_ok ? "" : ", rollback failed: abandoning it");
+    return b->data + b->len;
+}
 
-        if (!truncated_ok) {
-            ngx_http_tally_writer_close(log);
-            (void) ngx_http_tally_writer_open(log);
+
+ngx_int_t
+ngx_http_tally_writer_commit(ngx_http_tally_wait_t *wt, size_t len)
+{
+    ngx_http_tally_w.pending.len += len;
+    ngx_queue_insert_tail(&ngx_http_tally_w.waiting, &wt->queue);
+    wt->queued = 1;
+
+#if (NGX_THREADS)
+    if (ngx_http_tally_writer_group_commit()) {
+        if (!ngx_http_tally_w.busy) {
+            ngx_http_tally_batch_post();
         }
-        return NGX_ERROR;
+        return NGX_AGAIN;
+    }
+#endif
+
+    if (!ngx_http_tally_w.flush.posted) {
+        ngx_post_event(&ngx_http_tally_w.flush, &ngx_posted_events);
     }
 
-    ngx_http_tally_w.size += len;
-
-    if ((size_t) ngx_http_tally_w.size >= ngx_http_tally_w.conf->segment_size)
-    {
-        ngx_http_tally_writer_close(log);
-        (void) ngx_http_tally_writer_open(log);
-    }
-
-    return NGX_OK;
+    return NGX_AGAIN;
 }
 
 
 void
 ngx_http_tally_writer_exit(ngx_log_t *log)
 {
-    ngx_http_tally_writer_close(log);
+    if (ngx_http_tally_w.conf == NULL) {
+        return;
+    }
+
+    if (ngx_http_tally_w.flush.posted) {
+        ngx_delete_posted_event(&ngx_http_tally_w.flush);
+    }
+
+    /* the thread pool has exited (its module comes first): the segment is
+     * ours; pending records were never acknowledged */
+    (void) tally_seg_close(&ngx_http_tally_w.seg);
+    ngx_http_tally_writer_report(log, 1);
+
     tv_state_wipe(&ngx_http_tally_w.st);
     ngx_http_tally_w.salt_ok = 0;
+
+    ngx_free(ngx_http_tally_w.pending.data);
+    ngx_free(ngx_http_tally_w.flight.data);
+    ngx_memzero(&ngx_http_tally_w.pending, sizeof(ngx_http_tally_buf_t));
+    ngx_memzero(&ngx_http_tally_w.flight, sizeof(ngx_http_tally_buf_t));
 }

@@ -36,8 +36,6 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "spool/spool.h"
 
 #define TB_MAX_BATCH       10
@@ -50,30 +48,41 @@
 #define TB_MAX_PROP_KEY    300
 #define TB_MAX_PROP_VALUE  2000
 
-/* per object: the lower-cased domain list, props text, revenue text */
-#define TB_MAX_OWNED       (3 * TB_MAX_BATCH)
-
-/* A parsed beacon.  It owns everything its events point into: the parsed
- * JSON tree (name, url, referrer point into its strings) and a few heap
- * buffers (sites, props and revenue text).  Free with tb_result_free. */
+/* A parsed beacon: n events whose fields point into the body and into
+ * the result's memory (decoded strings, lower-cased sites, props and
+ * revenue text).  Free with tb_result_free. */
 typedef struct {
-    json_t      *root;
-    spool_event *ev;                 /* n events, heap */
+    spool_event *ev;                 /* n events */
     size_t       n;
-    char        *owned[TB_MAX_OWNED];
-    size_t       nowned;
+    char        *mem;                /* memory the result owns, or NULL */
 } tb_result;
 
 /* Parses and validates the len bytes at body (need not be NUL terminated)
  * into res.  Returns 0 on success: res->ev[0..res->n-1] are the events
- * (1 <= n <= SPOOL_MAX_EVENTS).  Returns -1 on a rejected beacon with *err
- * set to a short static message naming the problem (e.g. "missing field:
- * url"), safe to embed in a JSON string as is; res is then empty.  Either
- * way res must afterwards be released with tb_result_free (harmless when
- * empty). */
+ * (1 <= n <= SPOOL_MAX_EVENTS); they point into body, which must outlive
+ * them.  Returns -1 on a rejected beacon with *err set to a short static
+ * message naming the problem (e.g. "missing field: url"), safe to embed in
+ * a JSON string as is; res is then empty.  Either way res must afterwards
+ * be released with tb_result_free (harmless when empty).
+ *
+ * The JSON is checked strictly (RFC 8259: UTF-8 without overlong forms or
+ * surrogates, no control characters in strings, no \u0000, paired
+ * surrogate escapes, no duplicate keys in any object, integers within 64
+ * bits, finite reals, nesting at most 2048 deep); any violation is
+ * "invalid JSON" before any other rule is looked at. */
 int tb_parse(const char *body, size_t len, tb_result *res, const char **err);
 
-/* Releases everything res owns and leaves it empty.  The events' pointers
+/* The same with caller-provided scratch memory: when scratch_cap >=
+ * tb_scratch_size(len) the result lives in scratch (no allocation; the
+ * caller keeps scratch until it is done with the events, and
+ * tb_result_free then frees nothing), else tb_parse allocates. */
+int tb_parse_scratch(const char *body, size_t len, tb_result *res,
+                     void *scratch, size_t scratch_cap, const char **err);
+
+/* Bytes of scratch memory a body of len bytes may need. */
+size_t tb_scratch_size(size_t len);
+
+/* Releases what res owns and leaves it empty.  The events' pointers
  * become invalid. */
 void tb_result_free(tb_result *res);
 

@@ -1,7 +1,11 @@
 /*
  * fuzz_beacon.c -- libFuzzer target for tb_parse(): any bytes must either
  * be rejected with a message or give 1..SPOOL_MAX_EVENTS events within the
- * documented limits that encode into a spool record which decodes back.
+ * documented limits that encode into a spool record which decodes back;
+ * and the verdict, the message and every event must equal those of the
+ * previous jansson-based parser (tests/ngx_module/tally_beacon_ref.c), so
+ * the hand-written JSON reader accepts exactly what jansson's strict mode
+ * accepts.
  */
 
 #include <stdint.h>
@@ -9,6 +13,7 @@
 #include <string.h>
 
 #include "ngx_module/tally_beacon.h"
+#include "tests/ngx_module/tally_beacon_ref.c"
 
 static void
 check_str(spool_str s, size_t max, int required)
@@ -33,9 +38,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char          *err = NULL;
     size_t               i, rec, n, len;
 
-    if (tb_parse((const char *) data, size, &res, &err) != 0) {
+    tbref_result         ref;
+    const char          *ref_err = NULL;
+    int                  rc, ref_rc;
+
+    rc = tb_parse((const char *) data, size, &res, &err);
+    ref_rc = tbref_parse((const char *) data, size, &ref, &ref_err);
+
+    if (rc != ref_rc || (rc != 0 && strcmp(err, ref_err) != 0)
+        || (rc == 0 && res.n != ref.n))
+    {
+        abort();                        /* differs from the reference */
+    }
+
+    for (i = 0; rc == 0 && i < res.n; i++) {
+        size_t f;
+        for (f = 1; f < SPOOL_F_MAX; f++) {
+            spool_str a = res.ev[i].field[f], b = ref.ev[i].field[f];
+            if ((a.ptr == NULL) != (b.ptr == NULL)
+                || (a.ptr != NULL && (a.len != b.len
+                                      || memcmp(a.ptr, b.ptr, a.len) != 0)))
+            {
+                abort();
+            }
+        }
+    }
+    tbref_result_free(&ref);
+
+    if (rc != 0) {
         if (err == NULL || err[0] == '\0' || strchr(err, '"') != NULL
-            || res.n != 0 || res.ev != NULL || res.root != NULL)
+            || res.n != 0 || res.ev != NULL)
         {
             abort();
         }

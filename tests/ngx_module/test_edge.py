@@ -271,7 +271,8 @@ def test_body_read_back_from_temp_file(nginx_factory, chunked):
     conn = http.client.HTTPConnection("127.0.0.1", n.port, timeout=10)
     body = iter([payload[:5000], payload[5000:]]) if chunked else payload
     conn.request("POST", "/file", body=body, encode_chunked=chunked,
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json",
+                          "User-Agent": UA1})
     resp = conn.getresponse()
     assert resp.status == 202, resp.read()
     conn.close()
@@ -385,7 +386,8 @@ def test_oversized_chunked_body_413(edge):
                  body=iter([payload[i:i + 4096]
                             for i in range(0, len(payload), 4096)]),
                  encode_chunked=True,
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json",
+                          "User-Agent": UA1})
     resp = conn.getresponse()
     assert resp.status == 413
     assert error_of(resp.read()) == "body too large"

@@ -10,6 +10,9 @@
 #include "ngx_module/tally_beacon.h"
 #include "tests/check.h"
 
+/* the previous jansson-based parser, the reference of test_differential */
+#include "tests/ngx_module/tally_beacon_ref.c"
+
 #define PV  "\"n\":\"pageview\",\"u\":\"https://example.com/a\"," \
             "\"d\":\"example.com\""
 
@@ -39,7 +42,7 @@ fail(const char *s)
         tb_result_free(&res);
         return "(accepted)";
     }
-    CHECK(res.root == NULL && res.ev == NULL && res.n == 0);
+    CHECK(res.ev == NULL && res.n == 0);
     tb_result_free(&res);
     snprintf(msg, sizeof(msg), "%s", err);
     return msg;
@@ -75,7 +78,7 @@ test_minimal(void)
     CHECK(res.ev[0].field[SPOOL_F_INTERACTIVE].ptr == NULL);
     CHECK(res.ev[0].field[SPOOL_F_UA].ptr == NULL);
     tb_result_free(&res);
-    CHECK(res.root == NULL && res.ev == NULL && res.n == 0);
+    CHECK(res.ev == NULL && res.n == 0);
 }
 
 
@@ -577,6 +580,177 @@ test_content_type(void)
 }
 
 
+/*
+ * The parser against the jansson-based reference: same verdict, same error
+ * message, same events byte for byte, over tricky JSON and every beacon
+ * rule.  (tests/fuzz/fuzz_beacon.c does the same on random inputs.)
+ */
+static int
+same_result(const char *s, size_t len)
+{
+    tb_result     a;
+    tbref_result  b;
+    const char   *ea = NULL, *eb = NULL;
+    int           ra, rb, same = 1;
+    size_t        i, f;
+
+    ra = tb_parse(s, len, &a, &ea);
+    rb = tbref_parse(s, len, &b, &eb);
+
+    if (ra != rb) {
+        same = 0;
+    } else if (ra != 0) {
+        same = strcmp(ea, eb) == 0;
+    } else if (a.n != b.n) {
+        same = 0;
+    } else {
+        for (i = 0; i < a.n; i++) {
+            for (f = 1; f < SPOOL_F_MAX; f++) {
+                spool_str x = a.ev[i].field[f], y = b.ev[i].field[f];
+                if ((x.ptr == NULL) != (y.ptr == NULL)
+                    || (x.ptr && (x.len != y.len
+                                  || memcmp(x.ptr, y.ptr, x.len) != 0)))
+                {
+                    same = 0;
+                }
+            }
+        }
+    }
+
+    if (!same) {
+        fprintf(stderr, "differs from the reference (%d \"%s\" vs %d \"%s\"):"
+                " %.*s\n", ra, ra ? ea : "", rb, rb ? eb : "", (int) len, s);
+    }
+
+    tb_result_free(&a);
+    tbref_result_free(&b);
+    return same;
+}
+
+
+static void
+test_differential(void)
+{
+    static const char *const cases[] = {
+        "", " ", "{}", "[]", "null", "1", "\"x\"", "[{}]", "{" PV "} x",
+        "{" PV "}  \n", "{" PV ",}", "{" PV ",\"x\":01}", "{" PV ",\"x\":-}",
+        "{" PV ",\"x\":1.}", "{" PV ",\"x\":.5}", "{" PV ",\"x\":1e}",
+        "{" PV ",\"x\":+1}", "{" PV ",\"x\":-0}", "{" PV ",\"x\":1E+2}",
+        "{" PV ",\"x\":99999999999999999999}",
+        "{" PV ",\"x\":-9223372036854775808}",
+        "{" PV ",\"x\":9223372036854775808}", "{" PV ",\"x\":1e999}",
+        "{" PV ",\"x\":1e-999}", "{" PV ",\"x\":tru}", "{" PV ",\"x\":nul}",
+        "{" PV ",\"x\":[1,2,{\"a\":[]}]}", "{" PV ",\"x\":[1,]}",
+        "{" PV ",\"n\":\"dup\"}", "{" PV ",\"x\":{\"a\":1,\"a\":2}}",
+        "{" PV ",\"x\":{\"a\":1,\"\\u0061\":2}}",
+        "{" PV ",\"\\u006e\":\"esc-dup\"}",
+        "{" PV ",\"x\":\"\\ud83d\\ude00\"}", "{" PV ",\"x\":\"\\ud83d\"}",
+        "{" PV ",\"x\":\"\\ude00\"}", "{" PV ",\"x\":\"\\u0000\"}",
+        "{" PV ",\"x\":\"\\x\"}", "{" PV ",\"x\":\"a\tb\"}",
+        "{" PV ",\"x\":\"\xc3\xa9\"}", "{" PV ",\"x\":\"\xc3\"}",
+        "{" PV ",\"x\":\"\xc0\xaf\"}", "{" PV ",\"x\":\"\xed\xa0\x80\"}",
+        "{" PV ",\"x\":\"\xf4\x90\x80\x80\"}", "{" PV ",\"x\":\"\xff\"}",
+        "{" PV ",\"x\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "{\"n\":\"p\\u00e9ge\",\"u\":\"https://a.b/\\u00e9?q=\\\"\","
+            "\"d\":\"A.b, \\u0043.d ,a.B\",\"r\":\"https://r\\/x\"}",
+        "{\"n\":\"x\",\"name\":\"y\",\"u\":\"https://a.b/\",\"d\":\"a.b\"}",
+        "{\"n\":null,\"name\":\"y\",\"u\":\"https://a.b/\",\"d\":\"a.b\"}",
+        "{\"n\":null,\"name\":null,\"u\":\"https://a.b/\",\"d\":\"a.b\"}",
+        "{" PV ",\"p\":{\"a\":1.5,\"b\":-0,\"c\":1e2,\"d\":true,\"e\":null,"
+            "\"f\":\" \",\"\":\"v\",\"g\":\"\\n\\u0001\\\"\",\"h\":1e300}}",
+        "{" PV ",\"p\":{\"a\":[1]}}", "{" PV ",\"p\":{\"a\":{}}}",
+        "{" PV ",\"p\":\"{\\\"k\\\":\\\"v\\\",\\\"n\\\":2}\"}",
+        "{" PV ",\"p\":\"{\\\"k\\\":1,\\\"k\\\":2}\"}",
+        "{" PV ",\"p\":\"[1]\"}", "{" PV ",\"p\":\"{bad\"}",
+        "{" PV ",\"p\":\"\"}", "{" PV ",\"p\":null,\"m\":{\"a\":\"b\"}}",
+        "{" PV ",\"props\":{\"a\":\"b\"},\"p\":{\"c\":\"d\"}}",
+        "{" PV ",\"p\":{}}", "{" PV ",\"p\":7}",
+        "{" PV ",\"$\":{\"currency\":\"EUR\",\"amount\":1e2}}",
+        "{" PV ",\"$\":{\"currency\":\"EUR\",\"amount\":-12}}",
+        "{" PV ",\"$\":{\"currency\":\"EUR\",\"amount\":\"1.x\"}}",
+        "{" PV ",\"$\":{\"currency\":\"EU\",\"amount\":1}}",
+        "{" PV ",\"$\":{\"currency\":\"\\u0045UR\",\"amount\":\"3.50\"}}",
+        "{" PV ",\"$\":{\"amount\":1}}", "{" PV ",\"$\":[]}",
+        "{" PV ",\"revenue\":{\"currency\":\"USD\",\"amount\":true}}",
+        "{" PV ",\"i\":false}", "{" PV ",\"i\":0}",
+        "{" PV ",\"interactive\":true,\"i\":null}",
+        "[{" PV "},{" PV ",\"d\":\"x.y,z.w\"}]", "[{" PV "},1]", "[1,{bad",
+        "[{" PV "},{" PV "},{" PV "},{" PV "},{" PV "},{" PV "},{" PV "},"
+            "{" PV "},{" PV "},{" PV "},{" PV "}]",
+        "[{" PV "},{\"n\":\"x\"}]",
+        "{\"n\":\"x\",\"u\":\"https://a.b/\",\"d\":\",, ,\"}",
+        "{\"n\":\"x\",\"u\":\"ftp://a.b/\",\"d\":\"a\"}",
+        "{\"n\":\"x\",\"u\":\"https:///x\",\"d\":\"a\"}",
+        "{\"n\":\"x\",\"u\":\"https://a.b/ x\",\"d\":\"a\"}",
+        "{\"n\":\"x\",\"u\":\"https://a.b/\",\"d\":\"a\\u0001b\"}",
+        "{\"n\":\"x\",\"u\":\"https://a.b/\",\"d\":\"a,b,c,d,e,f,g,h,i,j,k\"}",
+        "{\"n\":\"x\",\"u\":\"https://a.b/\",\"d\":\"a\",\"r\":5}",
+        "{\"n\":\"x\",\"u\":\"https://a.b/\",\"d\":\"a\",\"r\":\"\"}",
+        "{\"n\":\"\",\"u\":\"https://a.b/\",\"d\":\"a\"}",
+        "{\"n\":1,\"u\":2,\"d\":3}",
+    };
+    size_t  i, j;
+    char   *deep, *many;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK(same_result(cases[i], strlen(cases[i])));
+    }
+
+    /* nesting at and past the limit */
+    for (j = 2047; j <= 2049; j++) {
+        deep = malloc(2 * j + 1);
+        memset(deep, '[', j);
+        memset(deep + j, ']', j);
+        deep[2 * j] = '\0';
+        CHECK(same_result(deep, 2 * j));
+        free(deep);
+    }
+
+    /* many keys (the sorted duplicate check), with and without a dup */
+    many = malloc(64 * 1024);
+    for (j = 0; j < 2; j++) {
+        char *w = many;
+        w += sprintf(w, "{" PV ",\"x\":{");
+        for (i = 0; i < 3000; i++) {
+            w += sprintf(w, "%s\"k%zu\":%zu", i ? "," : "",
+                         (j && i == 2999) ? (size_t) 17 : i, i);
+        }
+        w += sprintf(w, "}}");
+        CHECK(same_result(many, (size_t) (w - many)));
+    }
+    free(many);
+}
+
+
+static void
+test_scratch(void)
+{
+    static char   scratch[256 * 1024];
+    const char   *body = "{\"n\":\"e\\u00e9\",\"u\":\"https://a.b/\","
+                         "\"d\":\"a.b\",\"p\":{\"a\":1}}";
+    const char   *err;
+    tb_result     res;
+
+    CHECK(tb_scratch_size(strlen(body)) <= sizeof(scratch));
+    CHECK(tb_parse_scratch(body, strlen(body), &res, scratch,
+                           sizeof(scratch), &err) == 0);
+    CHECK(res.mem == NULL);                     /* nothing allocated */
+    CHECK((char *) res.ev >= scratch
+          && (char *) res.ev < scratch + sizeof(scratch));
+    CHECK_MEM(res.ev[0].field[SPOOL_F_NAME].ptr,
+              res.ev[0].field[SPOOL_F_NAME].len, "e\xc3\xa9");
+    CHECK_MEM(res.ev[0].field[SPOOL_F_PROPS].ptr,
+              res.ev[0].field[SPOOL_F_PROPS].len, "{\"a\":\"1\"}");
+    tb_result_free(&res);
+
+    /* too small: falls back to its own memory */
+    CHECK(tb_parse_scratch(body, strlen(body), &res, scratch, 16, &err)
+          == 0);
+    CHECK(res.mem != NULL && res.n == 1);
+    tb_result_free(&res);
+}
+
+
 int
 main(void)
 {
@@ -596,5 +770,7 @@ main(void)
     RUN(test_batch);
     RUN(test_spool_roundtrip);
     RUN(test_content_type);
+    RUN(test_differential);
+    RUN(test_scratch);
     return check_summary("tally_beacon");
 }
