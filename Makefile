@@ -64,7 +64,12 @@ DATA := build/data/uap.json build/data/referers.json
 .PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
-build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js build/tally.js
+build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js build/tally.js \
+       $(OUT)/gen-spool
+
+# realistic spool generator for tests and bench/drain
+$(OUT)/gen-spool: tools/gen-spool.c $(OUT)/libspool.a spool/spool.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libspool.a -lm
 
 # the browser tracker, with its 1.5 KB gzip budget enforced by the build
 build/tally.js: $(wildcard tracker/src/*.js) tracker/build.mjs package-lock.json

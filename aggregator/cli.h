@@ -19,6 +19,12 @@ int cli_serve(int argc, char **argv);
  * subcommand. */
 int cli_keys(int argc, char **argv);
 
+/* tallyd drain --spool DIR --db FILE [--once] [...] (cli_drain.c) */
+int cli_drain(int argc, char **argv);
+
+/* tallyd backup --db FILE OUT (cli_backup.c) */
+int cli_backup(int argc, char **argv);
+
 /* Prints the full usage text (cli_usage.c). */
 void cli_usage(FILE *out);
 

@@ -48,6 +48,8 @@ static int set_listen(conf *c, const char *v) { return conf_parse_listen(c, v); 
 static int set_poll(conf *c, const char *v) { return conf_uint(v, 1, 60000, &c->poll_ms); }
 static int set_batch(conf *c, const char *v) { return conf_uint(v, 1, 10000000, &c->batch_events); }
 static int set_threads(conf *c, const char *v) { return conf_uint(v, 1, 256, &c->http_threads); }
+static int set_data_dir(conf *c, const char *v) { return conf_copy(c->data_dir, sizeof(c->data_dir), v); }
+static int set_retain(conf *c, const char *v) { return conf_uint(v, 0, 100000, &c->retain_raw_days); }
 
 static int
 set_level(conf *c, const char *v)
@@ -60,14 +62,18 @@ set_level(conf *c, const char *v)
 }
 
 static const conf_opt conf_opts[] = {
-    { "spool",        CONF_CMD_SERVE,                 set_spool },
-    { "db",           CONF_CMD_SERVE | CONF_CMD_KEYS, set_db },
-    { "listen",       CONF_CMD_SERVE,                 set_listen },
-    { "poll-ms",      CONF_CMD_SERVE,                 set_poll },
-    { "batch-events", CONF_CMD_SERVE,                 set_batch },
-    { "http-threads", CONF_CMD_SERVE,                 set_threads },
-    { "log-level",    CONF_CMD_SERVE | CONF_CMD_KEYS, set_level },
-    { "name",         CONF_CMD_KEYS,                  set_name },
+    { "spool",        CONF_CMD_SERVE | CONF_CMD_DRAIN, set_spool },
+    { "db",           CONF_CMD_SERVE | CONF_CMD_KEYS | CONF_CMD_DRAIN
+                      | CONF_CMD_BACKUP,               set_db },
+    { "listen",       CONF_CMD_SERVE,                  set_listen },
+    { "poll-ms",      CONF_CMD_SERVE | CONF_CMD_DRAIN, set_poll },
+    { "batch-events", CONF_CMD_SERVE | CONF_CMD_DRAIN, set_batch },
+    { "http-threads", CONF_CMD_SERVE,                  set_threads },
+    { "log-level",    CONF_CMD_SERVE | CONF_CMD_KEYS | CONF_CMD_DRAIN
+                      | CONF_CMD_BACKUP,               set_level },
+    { "name",         CONF_CMD_KEYS,                   set_name },
+    { "data-dir",     CONF_CMD_SERVE | CONF_CMD_DRAIN, set_data_dir },
+    { "retain-raw",   CONF_CMD_SERVE | CONF_CMD_DRAIN, set_retain },
 };
 
 void

@@ -21,6 +21,8 @@
 enum conf_cmd {
     CONF_CMD_SERVE = 1u << 0,
     CONF_CMD_KEYS = 1u << 1,
+    CONF_CMD_DRAIN = 1u << 2,
+    CONF_CMD_BACKUP = 1u << 3,
 };
 
 typedef struct {
@@ -33,10 +35,13 @@ typedef struct {
     unsigned http_threads;           /* HTTP thread pool size              */
     int      log_level;              /* enum log_level                     */
     char     name[256];              /* key name (keys add)                */
+    char     data_dir[CONF_PATH_MAX];/* enrichment data; "" = search       */
+    unsigned retain_raw_days;        /* delete raw events older; 0 = keep  */
 } conf;
 
 /* Fills c with the defaults (poll-ms 200, batch-events 50000,
- * http-threads 4, log-level info, everything else empty/0). */
+ * http-threads 4, log-level info, retain-raw 0 = keep raw events
+ * forever, everything else empty/0). */
 void conf_defaults(conf *c);
 
 /* Sets setting `name` (the long flag name without "--") to value, if the

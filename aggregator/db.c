@@ -19,10 +19,82 @@ static const char *const db_sql[DB_ST_COUNT] = {
     [DB_ST_SITE_ADD] = "INSERT INTO sites(domain) VALUES(?1)",
     [DB_ST_STR_GET] = "SELECT id FROM strings WHERE s = ?1",
     [DB_ST_STR_ADD] = "INSERT INTO strings(s) VALUES(?1)",
-    [DB_ST_EVENT_ADD] =
-        "INSERT INTO events(site_id, ts, seq, visitor_id, name_id,"
-        " pathname_id, hostname_id, referrer_id, ua_id, props_id, revenue_id)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [DB_ST_STR_BY_ID] = "SELECT s FROM strings WHERE id = ?1",
+    [DB_ST_EVENT2_ADD] =
+        "INSERT INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
+        " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [DB_ST_SEQ_LAST] =
+        "SELECT ts, seq FROM events WHERE site_id = ?1"
+        " ORDER BY ts DESC, seq DESC LIMIT 1",
+    [DB_ST_SEQ_AT] =
+        "SELECT MAX(seq) FROM events WHERE site_id = ?1 AND ts = ?2",
+    [DB_ST_ATTRS_GET] =
+        "SELECT id FROM attrs WHERE source = ?1 AND referrer = ?2"
+        " AND channel = ?3 AND utm_medium = ?4 AND utm_source = ?5"
+        " AND utm_campaign = ?6 AND utm_content = ?7 AND utm_term = ?8"
+        " AND country = ?9 AND browser = ?10 AND browser_version = ?11"
+        " AND os = ?12 AND os_version = ?13 AND device = ?14",
+    [DB_ST_ATTRS_ADD] =
+        "INSERT INTO attrs(source, referrer, channel, utm_medium, utm_source,"
+        " utm_campaign, utm_content, utm_term, country, browser,"
+        " browser_version, os, os_version, device)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [DB_ST_ATTRS_BY_ID] =
+        "SELECT source, referrer, channel, utm_medium, utm_source,"
+        " utm_campaign, utm_content, utm_term, country, browser,"
+        " browser_version, os, os_version, device FROM attrs WHERE id = ?1",
+    [DB_ST_VISIT_PUT] =
+        "INSERT OR REPLACE INTO visits(id, site_id, visitor_id, start_ts,"
+        " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
+        " bounce) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [DB_ST_VISIT_GET] =
+        "SELECT site_id, visitor_id, start_ts, end_ts, entry_page_id,"
+        " exit_page_id, attrs_id, pageviews, events, bounce"
+        " FROM visits WHERE id = ?1",
+    [DB_ST_ROLLUP_ADD] =
+        "INSERT INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
+        " visitors_new, visits, pageviews, events, bounces, duration)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
+        " visitors_hour = visitors_hour + excluded.visitors_hour,"
+        " visitors_new = visitors_new + excluded.visitors_new,"
+        " visits = visits + excluded.visits,"
+        " pageviews = pageviews + excluded.pageviews,"
+        " events = events + excluded.events,"
+        " bounces = bounces + excluded.bounces,"
+        " duration = duration + excluded.duration",
+    [DB_ST_ROLLUP_ZERO_DEL] =
+        "DELETE FROM rollup_hourly WHERE site_id = ?1 AND dim = ?2"
+        " AND hour = ?3 AND k1 = ?4 AND k2 = ?5 AND visitors_hour = 0"
+        " AND visitors_new = 0 AND visits = 0 AND pageviews = 0"
+        " AND events = 0 AND bounces = 0 AND duration = 0",
+    [DB_ST_SITES_ALL] = "SELECT id FROM sites ORDER BY id",
+    [DB_ST_EVENTS_FROM] =
+        "SELECT ts, seq, visitor_id, visit_id, name_id, pathname_id,"
+        " hostname_id, attrs_id, props_id, revenue_id, flags FROM events"
+        " WHERE site_id = ?1 AND ts >= ?2 ORDER BY ts, seq",
+    [DB_ST_V1_EXISTS] =
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_v1'",
+    [DB_ST_V1_ALL] =
+        "SELECT e.ts, e.visitor_id, st.domain, n.s, p.s, h.s, r.s, u.s, pr.s, rv.s"
+        " FROM events_v1 e JOIN sites st ON st.id = e.site_id"
+        " JOIN strings n ON n.id = e.name_id"
+        " JOIN strings p ON p.id = e.pathname_id"
+        " JOIN strings h ON h.id = e.hostname_id"
+        " LEFT JOIN strings r ON r.id = e.referrer_id"
+        " LEFT JOIN strings u ON u.id = e.ua_id"
+        " LEFT JOIN strings pr ON pr.id = e.props_id"
+        " LEFT JOIN strings rv ON rv.id = e.revenue_id"
+        " ORDER BY e.ts, e.site_id, e.seq",
+    [DB_ST_V1_DROP] = "DROP TABLE events_v1",
+    [DB_ST_RETAIN_EVENTS] =
+        "DELETE FROM events WHERE (site_id, ts, seq) IN ("
+        " SELECT site_id, ts, seq FROM events WHERE site_id = ?1 AND ts < ?2"
+        " ORDER BY ts LIMIT ?3)",
+    [DB_ST_RETAIN_VISITS] =
+        "DELETE FROM visits WHERE id IN (SELECT id FROM visits"
+        " WHERE end_ts < ?1 LIMIT ?2)",
     [DB_ST_POS_GET] = "SELECT \"offset\", finished FROM spool_pos WHERE segment = ?1",
     [DB_ST_POS_SET] = "INSERT INTO spool_pos(segment, \"offset\", finished)"
                       " VALUES(?1, ?2, ?3) ON CONFLICT(segment) DO UPDATE SET"
@@ -33,26 +105,42 @@ static const char *const db_sql[DB_ST_COUNT] = {
     [DB_ST_KEY_FIND] = "SELECT id, hash FROM api_keys WHERE hash = ?1 AND revoked IS NULL",
     [DB_ST_KEY_ALL] = "SELECT id, name, created, revoked FROM api_keys ORDER BY id",
     [DB_ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-    /* per (day) */
+    /* from the rollups: visitors are visitors_new summed over the hours
+     * of each day (site totals are dim 0; pages dim 1; names dim 3) */
+    [DB_ST_RSTATS_DAY] =
+        "SELECT hour / 24 AS d, SUM(visitors_new), SUM(pageviews),"
+        " SUM(events) FROM rollup_hourly WHERE site_id = ?1 AND dim = 0"
+        " AND hour >= ?2 AND hour < ?3 GROUP BY d ORDER BY d",
+    [DB_ST_RSTATS_PAGE] =
+        "SELECT COALESCE(s.s, ''), SUM(r.visitors_new), SUM(r.pageviews),"
+        " SUM(r.events) FROM rollup_hourly r LEFT JOIN strings s ON s.id = r.k1"
+        " WHERE r.site_id = ?1 AND r.dim = 1 AND r.hour >= ?2 AND r.hour < ?3"
+        " GROUP BY r.k1",
+    [DB_ST_RSTATS_NAME] =
+        "SELECT COALESCE(s.s, ''), SUM(r.visitors_new), SUM(r.pageviews),"
+        " SUM(r.events) FROM rollup_hourly r LEFT JOIN strings s ON s.id = r.k1"
+        " WHERE r.site_id = ?1 AND r.dim = 3 AND r.hour >= ?2 AND r.hour < ?3"
+        " GROUP BY r.k1",
+    /* from the raw events, per (day) */
     [DB_ST_STATS_DAY] =
         "SELECT ts / 86400000 AS d, COUNT(DISTINCT visitor_id),"
         " TOTAL(name_id = ?4), COUNT(*) FROM events"
         " WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY d ORDER BY d",
     /* per (key, day) first, so visitors are summed over days */
     [DB_ST_STATS_PAGE] =
-        "SELECT s.s, SUM(v), SUM(pv), SUM(c) FROM ("
+        "SELECT COALESCE(s.s, ''), SUM(v), SUM(pv), SUM(c) FROM ("
         "  SELECT pathname_id AS k, COUNT(DISTINCT visitor_id) AS v,"
         "   TOTAL(name_id = ?4) AS pv, COUNT(*) AS c FROM events"
         "  WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3"
         "  GROUP BY pathname_id, ts / 86400000)"
-        " JOIN strings s ON s.id = k GROUP BY k",
+        " LEFT JOIN strings s ON s.id = k GROUP BY k",
     [DB_ST_STATS_NAME] =
-        "SELECT s.s, SUM(v), SUM(pv), SUM(c) FROM ("
+        "SELECT COALESCE(s.s, ''), SUM(v), SUM(pv), SUM(c) FROM ("
         "  SELECT name_id AS k, COUNT(DISTINCT visitor_id) AS v,"
         "   TOTAL(name_id = ?4) AS pv, COUNT(*) AS c FROM events"
         "  WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3"
         "  GROUP BY name_id, ts / 86400000)"
-        " JOIN strings s ON s.id = k GROUP BY k",
+        " LEFT JOIN strings s ON s.id = k GROUP BY k",
 };
 
 sqlite3_stmt *
@@ -161,7 +249,7 @@ db_close(db *d)
     free(d);
 }
 
-static int
+int
 db_step_done(db *d, sqlite3_stmt *st, const char *what)
 {
     if (st == NULL)
@@ -184,13 +272,13 @@ db_begin(db *d)
     sqlite3_stmt *st = db_stmt(d, DB_ST_META_GET);
     if (st == NULL)
         goto fail;
-    sqlite3_bind_text(st, 1, "event_seq", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, "visit_seq", -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        db_log_error(d, "read event_seq");
+        db_log_error(d, "read visit_seq");
         sqlite3_reset(st);
         goto fail;
     }
-    d->next_seq = d->seq_loaded = sqlite3_column_int64(st, 0);
+    d->next_visit = d->visit_loaded = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return 0;
 fail:
@@ -203,13 +291,13 @@ db_commit(db *d)
 {
     if (!d->in_tx)
         return -1;
-    if (d->next_seq != d->seq_loaded) {
+    if (d->next_visit != d->visit_loaded) {
         sqlite3_stmt *st = db_stmt(d, DB_ST_META_SET);
         if (st == NULL)
             goto fail;
-        sqlite3_bind_text(st, 1, "event_seq", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, d->next_seq);
-        if (db_step_done(d, st, "write event_seq") != 0)
+        sqlite3_bind_text(st, 1, "visit_seq", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, d->next_visit);
+        if (db_step_done(d, st, "write visit_seq") != 0)
             goto fail;
     }
     if (db_step_done(d, db_stmt(d, DB_ST_COMMIT), "commit") != 0)

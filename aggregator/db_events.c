@@ -1,8 +1,9 @@
-/* db_events.c -- storing events: sites, dictionary strings, event rows.
- * Ids come from the in-memory caches when possible; a miss costs one
- * SELECT (and one INSERT for a new string). */
+/* db_events.c -- dictionary strings, sites, raw event rows, and reading
+ * the v1 events table.  Ids come from the in-memory caches when possible;
+ * a miss costs one SELECT (and one INSERT for a new string). */
 #include "aggregator/db_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Returns the id of (key, len) in the table behind get/add, creating the
@@ -45,61 +46,128 @@ db_intern(db *d, strcache *cache, enum db_stmt_id get, enum db_stmt_id add,
     return id;
 }
 
-static int64_t
-db_str(db *d, const char *s, size_t len)
+int64_t
+db_string_id(db *d, const char *s, size_t len)
 {
+    if (len == 0)
+        return 0;
+    if (len > 1000000 || !d->in_tx)
+        return -1;
     return db_intern(d, d->strings, DB_ST_STR_GET, DB_ST_STR_ADD, s, len);
 }
 
-int
-db_event_insert(db *d, const db_event *ev)
+int64_t
+db_site_id(db *d, const char *s, size_t len)
 {
-    if (!d->in_tx || ev->site == NULL || ev->name == NULL
-        || ev->pathname == NULL || ev->hostname == NULL
-        || ev->site_len > 1000000 || ev->name_len > 1000000)
+    if (len > 1000000 || !d->in_tx)
         return -1;
+    return db_intern(d, d->sites, DB_ST_SITE_GET, DB_ST_SITE_ADD, s, len);
+}
 
-    int64_t site = db_intern(d, d->sites, DB_ST_SITE_GET, DB_ST_SITE_ADD,
-                             ev->site, ev->site_len);
-    int64_t name = db_str(d, ev->name, ev->name_len);
-    int64_t path = db_str(d, ev->pathname, ev->pathname_len);
-    int64_t host = db_str(d, ev->hostname, ev->hostname_len);
-    if (site < 0 || name < 0 || path < 0 || host < 0)
-        return -1;
-
-    /* the optional strings are interned before the event statement is
-     * taken, since interning reuses other statements */
-    int64_t opt[4];
-    const char *os[4] = { ev->referrer, ev->ua, ev->props, ev->revenue };
-    size_t ol[4] = { ev->referrer_len, ev->ua_len, ev->props_len, ev->revenue_len };
-    for (int i = 0; i < 4; i++) {
-        opt[i] = -1;
-        if (os[i] != NULL && (opt[i] = db_str(d, os[i], ol[i])) < 0)
-            return -1;
-    }
-
-    sqlite3_stmt *st = db_stmt(d, DB_ST_EVENT_ADD);
+int
+db_string_get(db *d, int64_t id, char **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = db_stmt(d, DB_ST_STR_BY_ID);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, ev->ts_ms);
-    sqlite3_bind_int64(st, 3, d->next_seq);
-    sqlite3_bind_int64(st, 4, (int64_t)ev->visitor_id);
-    sqlite3_bind_int64(st, 5, name);
-    sqlite3_bind_int64(st, 6, path);
-    sqlite3_bind_int64(st, 7, host);
-    for (int i = 0; i < 4; i++) {
-        if (opt[i] < 0)
-            sqlite3_bind_null(st, 8 + i);
-        else
-            sqlite3_bind_int64(st, 8 + i, opt[i]);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        *out = strdup(s ? s : "");
+        found = *out ? 1 : -1;
+    } else if (rc != SQLITE_DONE) {
+        db_log_error(d, "read string");
+        found = -1;
     }
+    sqlite3_reset(st);
+    return found;
+}
+
+int
+db_event2_insert(db *d, const db_event2 *e)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_EVENT2_ADD);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, e->site_id);
+    sqlite3_bind_int64(st, 2, e->ts);
+    sqlite3_bind_int64(st, 3, e->seq);
+    sqlite3_bind_int64(st, 4, (int64_t)e->visitor_id);
+    sqlite3_bind_int64(st, 5, e->visit_id);
+    sqlite3_bind_int64(st, 6, e->name_id);
+    sqlite3_bind_int64(st, 7, e->pathname_id);
+    sqlite3_bind_int64(st, 8, e->hostname_id);
+    sqlite3_bind_int64(st, 9, e->attrs_id);
+    sqlite3_bind_int64(st, 10, e->props_id);
+    sqlite3_bind_int64(st, 11, e->revenue_id);
+    sqlite3_bind_int(st, 12, e->flags);
+    return db_step_done(d, st, "insert event");
+}
+
+/* ---- v1 events ---- */
+
+int
+db_v1_pending(db *d)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_V1_EXISTS);
+    if (st == NULL)
+        return -1;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        db_log_error(d, "insert event");
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *
+db_col(sqlite3_stmt *st, int i, size_t *len)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    *len = s ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    return s;
+}
+
+int
+db_v1_each(db *d, int (*fn)(void *ctx, const db_event *ev), void *ctx)
+{
+    int have = db_v1_pending(d);
+    if (have <= 0)
+        return have;
+    /* prepared here, not cached: the table exists only until the
+     * conversion drops it */
+    sqlite3_stmt *st = db_stmt(d, DB_ST_V1_ALL);
+    if (st == NULL)
         return -1;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        db_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.ts_ms = sqlite3_column_int64(st, 0);
+        ev.visitor_id = (uint64_t)sqlite3_column_int64(st, 1);
+        ev.site = db_col(st, 2, &ev.site_len);
+        ev.name = db_col(st, 3, &ev.name_len);
+        ev.pathname = db_col(st, 4, &ev.pathname_len);
+        ev.hostname = db_col(st, 5, &ev.hostname_len);
+        ev.referrer = db_col(st, 6, &ev.referrer_len);
+        ev.ua = db_col(st, 7, &ev.ua_len);
+        ev.props = db_col(st, 8, &ev.props_len);
+        ev.revenue = db_col(st, 9, &ev.revenue_len);
+        if ((ret = fn(ctx, &ev)) != 0)
+            break;
     }
-    d->next_seq++;
-    return 0;
+    if (ret == 0 && rc != SQLITE_DONE) {
+        db_log_error(d, "read events_v1");
+        ret = -1;
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+int
+db_v1_drop(db *d)
+{
+    /* finalise the statements that name the table before dropping it */
+    sqlite3_finalize(d->st[DB_ST_V1_ALL]);
+    d->st[DB_ST_V1_ALL] = NULL;
+    return db_step_done(d, db_stmt(d, DB_ST_V1_DROP), "drop events_v1");
 }

@@ -16,10 +16,18 @@ enum db_stmt_id {
     DB_ST_META_GET, DB_ST_META_SET,
     DB_ST_SITE_GET, DB_ST_SITE_ADD,
     DB_ST_STR_GET, DB_ST_STR_ADD,
-    DB_ST_EVENT_ADD,
+    DB_ST_STR_BY_ID,
+    DB_ST_EVENT2_ADD, DB_ST_SEQ_LAST, DB_ST_SEQ_AT,
+    DB_ST_ATTRS_GET, DB_ST_ATTRS_ADD, DB_ST_ATTRS_BY_ID,
+    DB_ST_VISIT_PUT, DB_ST_VISIT_GET,
+    DB_ST_ROLLUP_ADD, DB_ST_ROLLUP_ZERO_DEL,
+    DB_ST_SITES_ALL, DB_ST_EVENTS_FROM,
+    DB_ST_V1_EXISTS, DB_ST_V1_ALL, DB_ST_V1_DROP,
+    DB_ST_RETAIN_EVENTS, DB_ST_RETAIN_VISITS,
     DB_ST_POS_GET, DB_ST_POS_SET, DB_ST_POS_DEL, DB_ST_POS_ALL,
     DB_ST_KEY_ADD, DB_ST_KEY_FIND, DB_ST_KEY_ALL, DB_ST_KEY_REVOKE,
     DB_ST_STATS_DAY, DB_ST_STATS_PAGE, DB_ST_STATS_NAME,
+    DB_ST_RSTATS_DAY, DB_ST_RSTATS_PAGE, DB_ST_RSTATS_NAME,
     DB_ST_COUNT
 };
 
@@ -30,13 +38,17 @@ struct db {
     strcache     *strings;     /* dictionary string -> id (RW only) */
     strcache     *sites;       /* domain -> site id (RW only)       */
     int           in_tx;
-    int64_t       next_seq;    /* next events.seq, valid in a tx    */
-    int64_t       seq_loaded;  /* next_seq at db_begin              */
+    int64_t       next_visit;  /* next visits.id, valid in a tx     */
+    int64_t       visit_loaded; /* next_visit at db_begin           */
 };
 
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
  * the error logged. */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);
+
+/* Steps st (NULL allowed: returns -1) expecting SQLITE_DONE, resets it;
+ * logs and returns -1 otherwise. */
+int db_step_done(db *d, sqlite3_stmt *st, const char *what);
 
 /* Logs the handle's last error with a short context. */
 void db_log_error(db *d, const char *what);

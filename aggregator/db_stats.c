@@ -23,22 +23,6 @@ db_site_find(db *d, const char *domain, int64_t *id)
     return found;
 }
 
-/* The dictionary id of "pageview", or -1 if no event has that name yet
- * (then no row matches name_id = -1). */
-static int64_t
-db_pageview_id(db *d)
-{
-    sqlite3_stmt *st = db_stmt(d, DB_ST_STR_GET);
-    if (st == NULL)
-        return -2;
-    sqlite3_bind_text(st, 1, "pageview", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0)
-               : rc == SQLITE_DONE ? -1 : -2;
-    sqlite3_reset(st);
-    return id;
-}
-
 void
 db_stat_rows_free(db_stat_row *rows, size_t n)
 {
@@ -49,29 +33,11 @@ db_stat_rows_free(db_stat_row *rows, size_t n)
     free(rows);
 }
 
-int
-db_stats(db *d, int64_t site_id, int64_t from_ms, int64_t to_ms,
-         enum db_group g, db_stat_row **rows, size_t *n)
+/* Runs one stats statement and collects its rows (see db_stats). */
+static int
+db_stats_run(db *d, sqlite3_stmt *st, enum db_group g, db_stat_row **rows,
+             size_t *n)
 {
-    static const enum db_stmt_id ids[] = {
-        [DB_GROUP_DAY] = DB_ST_STATS_DAY,
-        [DB_GROUP_PAGE] = DB_ST_STATS_PAGE,
-        [DB_GROUP_NAME] = DB_ST_STATS_NAME,
-    };
-    *rows = NULL;
-    *n = 0;
-    if ((unsigned)g > DB_GROUP_NAME)
-        return -1;
-    int64_t pv = db_pageview_id(d);
-    if (pv == -2)
-        return -1;
-    sqlite3_stmt *st = db_stmt(d, ids[g]);
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_int64(st, 1, site_id);
-    sqlite3_bind_int64(st, 2, from_ms);
-    sqlite3_bind_int64(st, 3, to_ms);
-    sqlite3_bind_int64(st, 4, pv);
 
     db_stat_row *out = NULL;
     size_t cnt = 0, cap = 0;
@@ -112,4 +78,52 @@ fail:
     sqlite3_reset(st);
     db_stat_rows_free(out, cnt);
     return -1;
+}
+
+int
+db_stats(db *d, int64_t site_id, int64_t from_ms, int64_t to_ms,
+         enum db_group g, db_stat_row **rows, size_t *n)
+{
+    static const enum db_stmt_id ids[] = {
+        [DB_GROUP_DAY] = DB_ST_RSTATS_DAY,
+        [DB_GROUP_PAGE] = DB_ST_RSTATS_PAGE,
+        [DB_GROUP_NAME] = DB_ST_RSTATS_NAME,
+    };
+    *rows = NULL;
+    *n = 0;
+    if ((unsigned)g > DB_GROUP_NAME)
+        return -1;
+    sqlite3_stmt *st = db_stmt(d, ids[g]);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, site_id);
+    sqlite3_bind_int64(st, 2, from_ms / 3600000);
+    sqlite3_bind_int64(st, 3, to_ms / 3600000);
+    return db_stats_run(d, st, g, rows, n);
+}
+
+int
+db_stats_raw(db *d, int64_t site_id, int64_t from_ms, int64_t to_ms,
+             enum db_group g, db_stat_row **rows, size_t *n)
+{
+    static const enum db_stmt_id ids[] = {
+        [DB_GROUP_DAY] = DB_ST_STATS_DAY,
+        [DB_GROUP_PAGE] = DB_ST_STATS_PAGE,
+        [DB_GROUP_NAME] = DB_ST_STATS_NAME,
+    };
+    *rows = NULL;
+    *n = 0;
+    if ((unsigned)g > DB_GROUP_NAME)
+        return -1;
+    int64_t pv = db_pageview_id(d);
+    if (pv < 0)
+        return -1;
+    sqlite3_stmt *st = db_stmt(d, ids[g]);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, site_id);
+    sqlite3_bind_int64(st, 2, from_ms);
+    sqlite3_bind_int64(st, 3, to_ms);
+    sqlite3_bind_int64(st, 4, pv ? pv : -1);
+    return db_stats_run(d, st, g, rows, n);
 }

@@ -1,33 +1,32 @@
-/* drain.c -- see drain.h. */
-#include "aggregator/drain.h"
+/* drain.c -- see drain.h: streams per writer pid, merged by time. */
+#include "aggregator/drain_int.h"
 #include "aggregator/log.h"
-#include "aggregator/norm.h"
-#include "spool/spool.h"
+#include "aggregator/migrate_v1.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
-struct drain {
-    char        dir[PATH_MAX];
-    db         *d;
-    unsigned    batch_max;
-    uint64_t    corrupt_total;
-    drain_stats *cur;          /* stats of the running pass */
-    spool_event ev[SPOOL_MAX_EVENTS];
-};
-
+/* One writer pid's segments, read in order. */
 typedef struct {
-    char name[SPOOL_NAME_MAX];
-} drain_name;
+    const drain_name *seg;       /* its segments, in name order */
+    size_t        nseg, at;      /* at: the segment being read   */
+    uint32_t      pid;
+    spool_reader *r;
+    int           finished;      /* segment `at` is finished     */
+    int           has;           /* a decoded record is pending  */
+    int           idle;          /* no complete record for now   */
+    int           touched;       /* position to write at commit  */
+    uint64_t      rec_time, rec_off, start;
+    size_t        n;
+    spool_event   ev[SPOOL_MAX_EVENTS];
+} drain_stream;
 
 drain *
-drain_new(const char *spool_dir, db *d, unsigned batch_events)
+drain_new(const char *spool_dir, db *d, ingest *g, unsigned batch_events)
 {
     if (strlen(spool_dir) >= PATH_MAX)
         return NULL;
@@ -36,6 +35,7 @@ drain_new(const char *spool_dir, db *d, unsigned batch_events)
         return NULL;
     strcpy(dr->dir, spool_dir);
     dr->d = d;
+    dr->g = g;
     dr->batch_max = batch_events ? batch_events : 50000;
     return dr;
 }
@@ -52,312 +52,181 @@ drain_corrupt_total(const drain *dr)
     return dr->corrupt_total;
 }
 
-static void
-drain_on_corrupt(void *ctx, const char *segment, uint64_t offset,
-                 const char *why)
+/* The resume position of a stream's current segment. */
+static uint64_t
+drain_stream_pos(const drain_stream *s)
 {
-    drain *dr = ctx;
-    dr->corrupt_total++;
-    if (dr->cur)
-        dr->cur->corrupt++;
-    log_warn("drain: corrupt record in segment %s at offset %llu: %s; skipped",
-             segment, (unsigned long long)offset, why ? why : "invalid");
+    return s->has ? s->rec_off : spool_reader_offset(s->r);
 }
 
-/* Builds "<dir>/<name><suffix>" into out.  Returns 0, or -1 if it does
- * not fit. */
+/* Opens segment s->at at its stored position.  Returns 1 opened, 0 the
+ * segment is already consumed (or vanished; s->at moved on), -1 on a
+ * database error. */
 static int
-drain_path(char *out, size_t cap, const char *dir, const char *name,
-           const char *suffix)
+drain_stream_open(drain *dr, drain_stream *s, drain_name *del, size_t *ndel)
 {
-    int n = snprintf(out, cap, "%s/%s%s", dir, name, suffix);
-    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
-}
-
-static int
-drain_cmp(const void *a, const void *b)
-{
-    return strcmp(((const drain_name *)a)->name, ((const drain_name *)b)->name);
-}
-
-/* Lists the segment names of the spool, sorted.  Returns 0 with a
- * malloc'd array, or -1. */
-static int
-drain_list(const char *dir, drain_name **out, size_t *n)
-{
-    DIR *dp = opendir(dir);
-    if (dp == NULL) {
-        log_error("drain: cannot open spool directory %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    drain_name *v = NULL;
-    size_t cnt = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        if (!spool_segment_name_valid(de->d_name)
-            || strlen(de->d_name) >= SPOOL_NAME_MAX)
-            continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 32;
-            drain_name *p = realloc(v, cap * sizeof(*p));
-            if (p == NULL) {
-                free(v);
-                closedir(dp);
-                return -1;
-            }
-            v = p;
-        }
-        strcpy(v[cnt++].name, de->d_name);
-    }
-    closedir(dp);
-    qsort(v, cnt, sizeof(*v), drain_cmp);
-    *out = v;
-    *n = cnt;
-    return 0;
-}
-
-static int
-drain_listed(const drain_name *v, size_t n, const char *name)
-{
-    drain_name key;
-    if (strlen(name) >= sizeof(key.name))
-        return 0;
-    strcpy(key.name, name);
-    return bsearch(&key, v, n, sizeof(*v), drain_cmp) != NULL;
-}
-
-typedef struct {
-    drain            *dr;
-    const drain_name *v;
-    size_t            n;
-    drain_name       *gone;
-    size_t            ngone, capgone;
-} drain_gone_ctx;
-
-static int
-drain_collect_gone(void *ctx, const char *segment, uint64_t offset, int finished)
-{
-    (void)offset;
-    (void)finished;
-    drain_gone_ctx *g = ctx;
-    if (drain_listed(g->v, g->n, segment) || strlen(segment) >= SPOOL_NAME_MAX)
-        return 0;
-    char path[PATH_MAX];
-    struct stat sb;
-    if (drain_path(path, sizeof(path), g->dr->dir, segment, "") != 0
-        || stat(path, &sb) == 0)
-        return 0;                      /* appeared after the listing */
-    if (g->ngone == g->capgone) {
-        g->capgone = g->capgone ? g->capgone * 2 : 16;
-        drain_name *p = realloc(g->gone, g->capgone * sizeof(*p));
-        if (p == NULL)
+    while (s->at < s->nseg) {
+        const char *name = s->seg[s->at].name;
+        uint64_t offset = 0;
+        int pos_finished = 0;
+        int have = db_pos_get(dr->d, name, &offset, &pos_finished);
+        if (have < 0)
             return -1;
-        g->gone = p;
-    }
-    strcpy(g->gone[g->ngone++].name, segment);
-    return 0;
-}
-
-/* Deletes the spool_pos rows of segments whose files are gone. */
-static int
-drain_forget_gone(drain *dr, const drain_name *v, size_t n)
-{
-    drain_gone_ctx g = { .dr = dr, .v = v, .n = n };
-    int rc = db_pos_each(dr->d, drain_collect_gone, &g);
-    if (rc == 0 && g.ngone > 0) {
-        if (db_begin(dr->d) != 0) {
-            rc = -1;
-        } else {
-            for (size_t i = 0; i < g.ngone && rc == 0; i++)
-                rc = db_pos_delete(dr->d, g.gone[i].name);
-            if (rc == 0)
-                rc = db_commit(dr->d);
-            else
-                db_rollback(dr->d);
-        }
-        if (rc == 0)
-            log_debug("drain: forgot %zu deleted segments", g.ngone);
-    }
-    free(g.gone);
-    return rc == 0 ? 0 : -1;
-}
-
-/* Converts one spool event and stores it.  Returns 1 stored, 0 skipped
- * (missing required field), -1 database error. */
-static int
-drain_store(drain *dr, const spool_event *e)
-{
-    const spool_str *f = e->field;
-    if (f[SPOOL_F_SITE].ptr == NULL || f[SPOOL_F_NAME].ptr == NULL
-        || f[SPOOL_F_URL].ptr == NULL)
-        return 0;
-    norm_url u;
-    norm_url_split(f[SPOOL_F_URL].ptr, f[SPOOL_F_URL].len, &u);
-    db_event ev = {
-        .ts_ms = (int64_t)e->time_ms,
-        .visitor_id = e->visitor_id,
-        .site = f[SPOOL_F_SITE].ptr,         .site_len = f[SPOOL_F_SITE].len,
-        .name = f[SPOOL_F_NAME].ptr,         .name_len = f[SPOOL_F_NAME].len,
-        .pathname = u.path,                  .pathname_len = u.path_len,
-        .hostname = u.host,                  .hostname_len = u.host_len,
-        .referrer = f[SPOOL_F_REFERRER].ptr, .referrer_len = f[SPOOL_F_REFERRER].len,
-        .ua = f[SPOOL_F_UA].ptr,             .ua_len = f[SPOOL_F_UA].len,
-        .props = f[SPOOL_F_PROPS].ptr,       .props_len = f[SPOOL_F_PROPS].len,
-        .revenue = f[SPOOL_F_REVENUE].ptr,   .revenue_len = f[SPOOL_F_REVENUE].len,
-    };
-    return db_event_insert(dr->d, &ev) == 0 ? 1 : -1;
-}
-
-static void
-drain_log_commit(const drain_stats *st, uint64_t batch, const char *seg)
-{
-    log_info("drain: committed %llu events (segment %s); pass so far %llu events, %llu corrupt",
-             (unsigned long long)batch, seg, (unsigned long long)st->events,
-             (unsigned long long)st->corrupt);
-}
-
-/* Unlinks a consumed finished segment and then its marker. */
-static void
-drain_unlink(drain *dr, const char *name, drain_stats *st)
-{
-    char path[PATH_MAX];
-    if (drain_path(path, sizeof(path), dr->dir, name, "") != 0)
-        return;
-    if (unlink(path) != 0 && errno != ENOENT) {
-        log_warn("drain: cannot delete consumed segment %s: %s", name, strerror(errno));
-        return;
-    }
-    if (drain_path(path, sizeof(path), dr->dir, name, ".done") == 0
-        && unlink(path) != 0 && errno != ENOENT)
-        log_warn("drain: cannot delete marker %s.done: %s", name, strerror(errno));
-    st->segments_deleted++;
-    log_info("drain: deleted consumed segment %s", name);
-}
-
-/* Reads one segment into the open transaction.  Returns 1 if it is
- * finished and fully consumed, 0 otherwise, -1 on a database error.  May
- * commit and reopen the transaction every batch_max events
- * (*batch counts the events of the open transaction). */
-static int
-drain_segment(drain *dr, const char *name, drain_stats *st, uint64_t *batch,
-              const atomic_int *stop)
-{
-    uint64_t offset = 0;
-    int pos_finished = 0;
-    int have = db_pos_get(dr->d, name, &offset, &pos_finished);
-    if (have < 0)
-        return -1;
-
-    char path[PATH_MAX];
-    struct stat sb;
-    if (drain_path(path, sizeof(path), dr->dir, name, "") != 0
-        || stat(path, &sb) != 0)
-        return 0;                               /* vanished meanwhile */
-    if (have && pos_finished && offset >= (uint64_t)sb.st_size)
-        return 1;               /* consumed before a crash, not unlinked */
-
-    /* decided before reading: if finished now, every byte is written */
-    int finished = spool_segment_is_finished(dr->dir, name);
-    spool_reader *r = spool_reader_open(dr->dir, name, offset,
-                                        drain_on_corrupt, dr);
-    if (r == NULL) {
-        if (errno != ENOENT)
-            log_error("drain: cannot open segment %s at offset %llu: %s", name,
-                      (unsigned long long)offset, strerror(errno));
-        return 0;
-    }
-    spool_reader_set_finished(r, finished);
-
-    uint64_t start = offset;
-    size_t n;
-    uint64_t rec_off, next_off;
-    int rc;
-    while ((rc = spool_reader_next(r, dr->ev, &n, &rec_off, &next_off)) == 1) {
-        st->records++;
-        for (size_t i = 0; i < n; i++) {
-            int s = drain_store(dr, &dr->ev[i]);
-            if (s < 0) {
-                spool_reader_close(r);
-                return -1;
-            }
-            if (s == 0) {
-                st->invalid++;
-                log_warn("drain: event %zu of the record in segment %s at offset %llu"
-                         " lacks site, name or url; skipped", i, name,
-                         (unsigned long long)rec_off);
-            }
-            st->events += (uint64_t)s;
-            *batch += (uint64_t)s;
-        }
-        if (*batch >= dr->batch_max) {
-            if (db_pos_set(dr->d, name, spool_reader_offset(r), 0) != 0
-                || db_commit(dr->d) != 0) {
-                spool_reader_close(r);
-                return -1;
-            }
-            st->commits++;
-            drain_log_commit(st, *batch, name);
-            *batch = 0;
-            start = spool_reader_offset(r);
-            if ((stop && atomic_load(stop)) || db_begin(dr->d) != 0) {
-                spool_reader_close(r);
-                return (stop && atomic_load(stop)) ? -2 : -1;
-            }
-        }
-    }
-    if (rc < 0)
-        log_error("drain: read error in segment %s: %s", name, strerror(errno));
-
-    uint64_t end = spool_reader_offset(r);
-    int done = finished && rc == 0 && spool_reader_at_eof(r);
-    spool_reader_close(r);
-    if (end != start || (done && !pos_finished)) {
-        if (db_pos_set(dr->d, name, end, done) != 0)
-            return -1;
-    }
-    if (!done && (uint64_t)sb.st_size > end) {
-        st->segments_pending++;
-        st->bytes_pending += (uint64_t)sb.st_size - end;
-    }
-    return done;
-}
-
-/* Removes ".done" markers whose segment no longer exists. */
-static void
-drain_orphan_markers(drain *dr)
-{
-    DIR *dp = opendir(dr->dir);
-    if (dp == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l <= 5 || l >= SPOOL_NAME_MAX + 5
-            || strcmp(de->d_name + l - 5, ".done") != 0)
-            continue;
-        char seg[SPOOL_NAME_MAX + 8], path[PATH_MAX];
-        memcpy(seg, de->d_name, l - 5);
-        seg[l - 5] = '\0';
-        if (!spool_segment_name_valid(seg))
-            continue;
+        char path[PATH_MAX];
         struct stat sb;
-        if (drain_path(path, sizeof(path), dr->dir, seg, "") != 0
-            || stat(path, &sb) == 0 || errno != ENOENT)
+        if (drain_path(path, sizeof(path), dr->dir, name, "") != 0
+            || stat(path, &sb) != 0) {
+            s->at++;                       /* vanished meanwhile */
             continue;
-        if (drain_path(path, sizeof(path), dr->dir, de->d_name, "") == 0)
-            unlink(path);
+        }
+        if (have && pos_finished && offset >= (uint64_t)sb.st_size) {
+            strcpy(del[(*ndel)++].name, name);   /* consumed, not unlinked */
+            s->at++;
+            continue;
+        }
+        /* decided before reading: if finished now, every byte is written */
+        s->finished = spool_segment_is_finished(dr->dir, name);
+        s->r = spool_reader_open(dr->dir, name, offset, drain_on_corrupt, dr);
+        if (s->r == NULL) {
+            if (errno != ENOENT)
+                log_error("drain: cannot open segment %s at offset %llu: %s", name,
+                          (unsigned long long)offset, strerror(errno));
+            s->idle = 1;
+            return 0;
+        }
+        spool_reader_set_finished(s->r, s->finished);
+        s->start = offset;
+        s->touched = 0;
+        return 1;
     }
-    closedir(dp);
+    s->idle = 1;
+    return 0;
+}
+
+/* Decodes the stream's next record, moving to the pid's next segment
+ * when the current one is finished and consumed (its position is then
+ * written and it is queued for deletion).  Returns 0 or -1. */
+static int
+drain_stream_next(drain *dr, drain_stream *s, drain_stats *st, drain_name *del,
+                  size_t *ndel)
+{
+    s->has = 0;
+    while (!s->idle) {
+        if (s->r == NULL) {
+            int o = drain_stream_open(dr, s, del, ndel);
+            if (o <= 0)
+                return o;
+        }
+        uint64_t next_off;
+        int rc = spool_reader_next(s->r, s->ev, &s->n, &s->rec_off, &next_off);
+        if (rc == 1) {
+            st->records++;
+            s->has = 1;
+            s->rec_time = s->ev[0].time_ms;
+            return 0;
+        }
+        const char *name = s->seg[s->at].name;
+        if (rc < 0)
+            log_error("drain: read error in segment %s: %s", name, strerror(errno));
+        uint64_t end = spool_reader_offset(s->r);
+        int done = s->finished && rc == 0 && spool_reader_at_eof(s->r);
+        if (!done) {
+            s->idle = 1;              /* live segment: more later */
+            return 0;
+        }
+        if (db_pos_set(dr->d, name, end, 1) != 0)
+            return -1;
+        strcpy(del[(*ndel)++].name, name);
+        spool_reader_close(s->r);
+        s->r = NULL;
+        s->at++;
+    }
+    return 0;
+}
+
+/* Writes the positions of the streams that moved. */
+static int
+drain_positions(drain *dr, drain_stream *ss, size_t ns)
+{
+    for (size_t i = 0; i < ns; i++) {
+        drain_stream *s = &ss[i];
+        if (s->r == NULL)
+            continue;
+        uint64_t pos = drain_stream_pos(s);
+        if (pos != s->start
+            && db_pos_set(dr->d, s->seg[s->at].name, pos, 0) != 0)
+            return -1;
+        s->start = pos;
+        s->touched = 0;
+    }
+    return 0;
+}
+
+static int
+drain_commit(drain *dr, drain_stream *ss, size_t ns, drain_stats *st,
+             uint64_t batch)
+{
+    if (drain_positions(dr, ss, ns) != 0 || ingest_flush(dr->g) != 0
+        || db_commit(dr->d) != 0)
+        return -1;
+    if (batch > 0) {
+        st->commits++;
+        log_debug("drain: committed %llu events; pass so far %llu events,"
+                  " %llu corrupt", (unsigned long long)batch,
+                  (unsigned long long)st->events, (unsigned long long)st->corrupt);
+    }
+    return 0;
+}
+
+/* Groups the sorted names into streams by pid, oldest first, at most
+ * DRAIN_MAX_STREAMS. */
+static size_t
+drain_streams(const drain_name *v, size_t n, drain_stream *ss)
+{
+    size_t ns = 0;
+    /* names sort by creation time, so a pid's first segment in v is its
+     * oldest; the stream order is the order of first appearance */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t pid;
+        if (spool_segment_name_parse(v[i].name, NULL, &pid) != 0)
+            continue;
+        size_t k = 0;
+        while (k < ns && ss[k].pid != pid)
+            k++;
+        if (k == ns) {
+            if (ns == DRAIN_MAX_STREAMS)
+                continue;
+            memset(&ss[ns], 0, sizeof(ss[ns]));
+            ss[ns].pid = pid;
+            ns++;
+        }
+        ss[k].nseg++;
+    }
+    return ns;
+}
+
+static int
+drain_name_cmp_pid(const void *a, const void *b)
+{
+    uint32_t pa = 0, pb = 0;
+    spool_segment_name_parse(((const drain_name *)a)->name, NULL, &pa);
+    spool_segment_name_parse(((const drain_name *)b)->name, NULL, &pb);
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    return strcmp(((const drain_name *)a)->name, ((const drain_name *)b)->name);
 }
 
 int
 drain_pass(drain *dr, drain_stats *st, const atomic_int *stop)
 {
     memset(st, 0, sizeof(*st));
-    drain_name *v = NULL, *del = NULL;
-    size_t n = 0, ndel = 0;
-    int rc = 0;
+    if (migrate_v1_run(dr->d, dr->g) != 0)
+        return -1;
 
+    drain_name *v = NULL, *del = NULL, *bypid = NULL;
+    drain_stream *ss = NULL;
+    size_t n = 0, ndel = 0, ns = 0;
+    int rc = 0;
     if (drain_list(dr->dir, &v, &n) != 0)
         return -1;
     if (drain_forget_gone(dr, v, n) != 0) {
@@ -365,61 +234,139 @@ drain_pass(drain *dr, drain_stats *st, const atomic_int *stop)
         return -1;
     }
     del = calloc(n ? n : 1, sizeof(*del));
-    if (del == NULL || db_begin(dr->d) != 0) {
-        free(v);
-        free(del);
-        return -1;
+    bypid = malloc((n ? n : 1) * sizeof(*bypid));
+    ss = malloc(DRAIN_MAX_STREAMS * sizeof(*ss));
+    if (del == NULL || bypid == NULL || ss == NULL) {
+        rc = -1;
+        goto out;
+    }
+    ns = drain_streams(v, n, ss);
+    /* each stream's segments: a contiguous run of bypid */
+    memcpy(bypid, v, n * sizeof(*bypid));
+    qsort(bypid, n, sizeof(*bypid), drain_name_cmp_pid);
+    for (size_t k = 0; k < ns; k++) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t pid;
+            if (spool_segment_name_parse(bypid[i].name, NULL, &pid) == 0
+                && pid == ss[k].pid) {
+                ss[k].seg = &bypid[i];
+                break;
+            }
+        }
+    }
+
+    if (db_begin(dr->d) != 0 || ingest_ready(dr->g) != 0) {
+        rc = -1;
+        goto out;
     }
     dr->cur = st;
+    for (size_t k = 0; k < ns && rc == 0; k++)
+        rc = drain_stream_next(dr, &ss[k], st, del, &ndel);
+
     uint64_t batch = 0;
-    const char *last = "-";
-    for (size_t i = 0; i < n; i++) {
-        if (stop && atomic_load(stop))
-            break;
-        int s = drain_segment(dr, v[i].name, st, &batch, stop);
-        if (s == -2) {                 /* stopped between transactions */
-            rc = 1;
-            break;
+    while (rc == 0) {
+        drain_stream *best = NULL;
+        for (size_t k = 0; k < ns; k++) {
+            drain_stream *s = &ss[k];
+            if (!s->has)
+                continue;
+            if (best == NULL || s->rec_time < best->rec_time
+                || (s->rec_time == best->rec_time
+                    && strcmp(s->seg[s->at].name, best->seg[best->at].name) < 0))
+                best = s;
         }
-        if (s < 0) {
-            rc = -1;
+        if (best == NULL)
             break;
+        for (size_t i = 0; i < best->n; i++) {
+            const char *why = "invalid";
+            int s = ingest_event(dr->g, &best->ev[i], &why);
+            if (s < 0) {
+                rc = -1;
+                break;
+            }
+            if (s == 0) {
+                st->invalid++;
+                if (strcmp(why, "bot") != 0)
+                    log_warn("drain: event %zu of the record in segment %s at offset %llu"
+                             " %s; skipped", i, best->seg[best->at].name,
+                             (unsigned long long)best->rec_off, why);
+            }
+            st->events += (uint64_t)s;
+            batch += (uint64_t)s;
         }
-        if (s == 1)
-            strcpy(del[ndel++].name, v[i].name);
-        last = v[i].name;
+        if (rc != 0)
+            break;
+        best->touched = 1;
+        if ((rc = drain_stream_next(dr, best, st, del, &ndel)) != 0)
+            break;
+        if (batch >= dr->batch_max) {
+            if ((rc = drain_commit(dr, ss, ns, st, batch)) != 0)
+                break;
+            batch = 0;
+            if (stop && atomic_load(stop)) {
+                rc = 1;
+                break;
+            }
+            if (db_begin(dr->d) != 0 || ingest_ready(dr->g) != 0)
+                rc = -1;
+        }
     }
     dr->cur = NULL;
+    if (rc == 0)
+        rc = drain_commit(dr, ss, ns, st, batch);
     if (rc < 0) {
         db_rollback(dr->d);
-        free(v);
-        free(del);
-        return -1;
+        ingest_reset(dr->g);
+        goto out;
     }
-    if (rc == 0) {
-        if (db_commit(dr->d) != 0) {
-            free(v);
-            free(del);
-            return -1;
+    /* only after the commit: the rows say "consumed" durably now.  (On a
+     * stop between transactions the queued ones are committed too.) */
+    for (size_t i = 0; i < ndel; i++)
+        drain_unlink(dr, del[i].name, st);
+    if (ndel > 0)
+        drain_orphan_markers(dr);
+    for (size_t k = 0; k < ns; k++) {
+        drain_stream *s = &ss[k];
+        if (s->r == NULL)
+            continue;
+        struct stat sb;
+        char path[PATH_MAX];
+        uint64_t pos = drain_stream_pos(s);
+        if (drain_path(path, sizeof(path), dr->dir, s->seg[s->at].name, "") == 0
+            && stat(path, &sb) == 0 && (uint64_t)sb.st_size > pos) {
+            st->segments_pending++;
+            st->bytes_pending += (uint64_t)sb.st_size - pos;
         }
-        if (batch > 0) {
-            st->commits++;
-            drain_log_commit(st, batch, last);
+        for (size_t j = s->at + 1; j < s->nseg; j++) {
+            if (drain_path(path, sizeof(path), dr->dir, s->seg[j].name, "") == 0
+                && stat(path, &sb) == 0) {
+                st->segments_pending++;
+                st->bytes_pending += (uint64_t)sb.st_size;
+            }
         }
-        /* only after the commit: the rows say "consumed" durably now */
-        for (size_t i = 0; i < ndel; i++)
-            drain_unlink(dr, del[i].name, st);
-        if (ndel > 0)
-            drain_orphan_markers(dr);
     }
-    if (st->events > 0 || st->corrupt > 0 || ndel > 0)
-        log_info("drain: pass stored %llu events from %llu records (%llu corrupt, %llu invalid);"
-                 " pending %llu segments, %llu bytes",
+    st->hwm_ms = ingest_hwm(dr->g);
+    if (st->events > 0 || st->corrupt > 0 || ndel > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t lag = st->hwm_ms > 0
+            ? (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - st->hwm_ms : 0;
+        log_info("drain: pass stored %llu events from %llu records (%llu corrupt,"
+                 " %llu skipped) in %llu transactions; behind: %llu segments,"
+                 " %llu bytes; newest event %lld s old",
                  (unsigned long long)st->events, (unsigned long long)st->records,
                  (unsigned long long)st->corrupt, (unsigned long long)st->invalid,
+                 (unsigned long long)st->commits,
                  (unsigned long long)st->segments_pending,
-                 (unsigned long long)st->bytes_pending);
+                 (unsigned long long)st->bytes_pending, (long long)(lag / 1000));
+    }
+    rc = rc > 0 ? 0 : rc;
+out:
+    for (size_t k = 0; k < ns; k++)
+        spool_reader_close(ss[k].r);
+    free(ss);
     free(v);
     free(del);
-    return 0;
+    free(bypid);
+    return rc < 0 ? -1 : 0;
 }

@@ -1,5 +1,6 @@
 /* main.c -- tallyd: command dispatch, --help, --version. */
 #include "aggregator/cli.h"
+#include "aggregator/ship.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,12 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return cli_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "drain") == 0)
+        return cli_drain(argc - 2, argv + 2);
+    if (strcmp(cmd, "backup") == 0)
+        return cli_backup(argc - 2, argv + 2);
+    if (strcmp(cmd, "ship") == 0)
+        return ship_main(argc - 2, argv + 2);
     if (strcmp(cmd, "keys") == 0)
         return cli_keys(argc - 2, argv + 2);
     fprintf(stderr, "tallyd: unknown %s '%s'\nRun 'tallyd --help' for usage.\n",

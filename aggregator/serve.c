@@ -8,6 +8,7 @@
 #include "aggregator/crypto.h"
 #include "aggregator/db.h"
 #include "aggregator/drain.h"
+#include "aggregator/pipeline.h"
 #include "aggregator/http.h"
 #include "aggregator/log.h"
 
@@ -21,7 +22,7 @@
 #include <time.h>
 
 typedef struct {
-    drain          *dr;
+    pipeline        p;
     unsigned        poll_ms;
     atomic_int      stop;
     pthread_mutex_t mu;
@@ -53,11 +54,13 @@ serve_drain_thread(void *arg)
     serve_state *s = arg;
     while (!atomic_load(&s->stop)) {
         drain_stats st;
-        if (drain_pass(s->dr, &st, &s->stop) != 0) {
+        if (drain_pass(s->p.dr, &st, &s->stop) != 0) {
             log_error("drain: pass failed; retrying in 1 s");
             serve_nap(s, 1000);
             continue;
         }
+        if (pipeline_retain(&s->p, 0, &s->stop) < 0)
+            log_error("retention: failed; retrying in an hour");
         if (st.events == 0 && st.records == 0 && st.corrupt == 0)
             serve_nap(s, s->poll_ms);
     }
@@ -89,8 +92,8 @@ cli_serve(int argc, char **argv)
                   errno ? strerror(errno) : "not a directory");
         return CLI_ERR;
     }
-    db *d;
-    if (db_open(c.db, DB_RW, &d, err, sizeof(err)) != 0) {
+    serve_state s = { .poll_ms = c.poll_ms };
+    if (pipeline_open(&s.p, &c, err, sizeof(err)) != 0) {
         log_error("serve: %s", err);
         return CLI_ERR;
     }
@@ -105,7 +108,6 @@ cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    serve_state s = { .poll_ms = c.poll_ms };
     atomic_init(&s.stop, 0);
     pthread_mutex_init(&s.mu, NULL);
     pthread_condattr_t ca;
@@ -118,10 +120,9 @@ cli_serve(int argc, char **argv)
     http_server *hs = NULL;
     pthread_t th;
     int started = 0;
-    s.dr = drain_new(c.spool, d, c.batch_events);
     size_t nroutes;
     const http_route *routes = api_routes(&nroutes);
-    if (s.dr == NULL || api_init(c.db) != 0) {
+    if (api_init(c.db) != 0) {
         log_error("serve: out of memory");
         goto out;
     }
@@ -167,11 +168,9 @@ out:
     if (started)
         pthread_join(th, NULL);        /* the drain commits and returns */
     http_stop(hs);
-    if (s.dr)
-        log_info("serve: stopped; %llu corrupt records seen in this run",
-                 (unsigned long long)drain_corrupt_total(s.dr));
-    drain_free(s.dr);
-    db_close(d);
+    log_info("serve: stopped; %llu corrupt records seen in this run",
+             (unsigned long long)drain_corrupt_total(s.p.dr));
+    pipeline_close(&s.p);
     pthread_cond_destroy(&s.cv);
     pthread_mutex_destroy(&s.mu);
     return rc;

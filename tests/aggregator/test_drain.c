@@ -1,8 +1,10 @@
 /* Tests for aggregator/drain.c on real spool files and a real database:
  * exactly once across restarts, live segments growing, corrupt records
  * skipped and counted, consumed finished segments deleted. */
+#include "aggregator/attrs.h"
 #include "aggregator/db.h"
 #include "aggregator/drain.h"
+#include "aggregator/ingest.h"
 #include "spool/spool.h"
 #include "tests/check.h"
 
@@ -79,9 +81,13 @@ pass(void)
     drain_stats st;
     memset(&st, 0, sizeof(st));
     CHECK(db_open(dbp, DB_RW, &d, err, sizeof(err)) == 0);
-    drain *dr = drain_new(dir, d, 7);       /* small batches: many commits */
+    attrs_ctx *x = attrs_new(NULL, err, sizeof(err));
+    ingest *g = ingest_new(d, x);
+    drain *dr = drain_new(dir, d, g, 7);    /* small batches: many commits */
     CHECK(drain_pass(dr, &st, NULL) == 0);
     drain_free(dr);
+    ingest_free(g);
+    attrs_free(x);
     db_close(d);
     return st;
 }

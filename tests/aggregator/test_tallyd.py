@@ -337,14 +337,19 @@ def test_sigkill_anywhere_then_restart(spool):
     t.key = t.add_key()
     seen = []
     try:
-        # SIGKILL at arbitrary moments while it drains
-        for delay in (0.01, 0.03, 0.06, 0.1, 0.15):
+        # SIGKILL at arbitrary moments while it drains: once the committed
+        # rows pass a point of the data, plus a few random milliseconds
+        rnd = random.Random(9)
+        for frac in (0.05, 0.2, 0.4, 0.6, 0.8):
             p = subprocess.Popen(
                 [tally.TALLYD, "serve", "--spool", spool, "--db", t.db,
                  "--listen", f"127.0.0.1:{t.port}", "--poll-ms", "20",
                  "--batch-events", "300"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
+            wait_until(lambda: raw_count(t.db) >= frac * len(evs)
+                       or p.poll() is not None, timeout=30, interval=0.005,
+                       what="drain progress")
+            time.sleep(rnd.uniform(0, 0.02))
             p.kill()
             p.wait()
             seen.append(raw_count(t.db))

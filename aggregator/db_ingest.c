@@ -1,0 +1,208 @@
+/* db_ingest.c -- the rows the ingest writes besides raw events: per-ms
+ * sequence numbers, attribute tuples, visits, rollup deltas, meta
+ * integers. */
+#include "aggregator/db_int.h"
+#include "aggregator/dims.h"
+
+int
+db_seq_last(db *d, int64_t site, int64_t *ts, int64_t *next)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_SEQ_LAST);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, site);
+    int rc = sqlite3_step(st);
+    *ts = 0;
+    *next = 0;
+    if (rc == SQLITE_ROW) {
+        *ts = sqlite3_column_int64(st, 0);
+        *next = sqlite3_column_int64(st, 1) + 1;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_log_error(d, "read last seq");
+        return -1;
+    }
+    return 0;
+}
+
+int
+db_seq_at(db *d, int64_t site, int64_t ts, int64_t *next)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_SEQ_AT);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, site);
+    sqlite3_bind_int64(st, 2, ts);
+    int rc = sqlite3_step(st);
+    *next = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *next = sqlite3_column_int64(st, 0) + 1;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_log_error(d, "read seq");
+        return -1;
+    }
+    return 0;
+}
+
+int64_t
+db_attrs_id(db *d, const int64_t a[])
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_ATTRS_GET);
+    if (st == NULL)
+        return -1;
+    for (int i = 0; i < ATTR_COUNT; i++)
+        sqlite3_bind_int64(st, i + 1, a[i]);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return id;
+    if (rc != SQLITE_DONE) {
+        db_log_error(d, "lookup attrs");
+        return -1;
+    }
+    st = db_stmt(d, DB_ST_ATTRS_ADD);
+    if (st == NULL)
+        return -1;
+    for (int i = 0; i < ATTR_COUNT; i++)
+        sqlite3_bind_int64(st, i + 1, a[i]);
+    if (db_step_done(d, st, "insert attrs") != 0)
+        return -1;
+    return sqlite3_last_insert_rowid(d->h);
+}
+
+int
+db_attrs_get(db *d, int64_t id, int64_t a[])
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_ATTRS_BY_ID);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < ATTR_COUNT; i++)
+            a[i] = sqlite3_column_int64(st, i);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_log_error(d, "read attrs");
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+int64_t
+db_visit_next_id(db *d)
+{
+    return d->in_tx ? d->next_visit++ : -1;
+}
+
+int
+db_visit_put(db *d, const db_visit *v)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_VISIT_PUT);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, v->id);
+    sqlite3_bind_int64(st, 2, v->site_id);
+    sqlite3_bind_int64(st, 3, (int64_t)v->visitor_id);
+    sqlite3_bind_int64(st, 4, v->start_ts);
+    sqlite3_bind_int64(st, 5, v->end_ts);
+    sqlite3_bind_int64(st, 6, v->entry_page_id);
+    sqlite3_bind_int64(st, 7, v->exit_page_id);
+    sqlite3_bind_int64(st, 8, v->attrs_id);
+    sqlite3_bind_int64(st, 9, v->pageviews);
+    sqlite3_bind_int64(st, 10, v->events);
+    sqlite3_bind_int64(st, 11, v->bounce);
+    return db_step_done(d, st, "write visit");
+}
+
+int
+db_visit_get(db *d, int64_t id, db_visit *v)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_VISIT_GET);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        v->id = id;
+        v->site_id = sqlite3_column_int64(st, 0);
+        v->visitor_id = (uint64_t)sqlite3_column_int64(st, 1);
+        v->start_ts = sqlite3_column_int64(st, 2);
+        v->end_ts = sqlite3_column_int64(st, 3);
+        v->entry_page_id = sqlite3_column_int64(st, 4);
+        v->exit_page_id = sqlite3_column_int64(st, 5);
+        v->attrs_id = sqlite3_column_int64(st, 6);
+        v->pageviews = sqlite3_column_int64(st, 7);
+        v->events = sqlite3_column_int64(st, 8);
+        v->bounce = sqlite3_column_int64(st, 9);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_log_error(d, "read visit");
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+int
+db_rollup_add(db *d, const db_rollup_row *r)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_ROLLUP_ADD);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->site);
+    sqlite3_bind_int(st, 2, r->dim);
+    sqlite3_bind_int64(st, 3, r->hour);
+    sqlite3_bind_int64(st, 4, r->k1);
+    sqlite3_bind_int64(st, 5, r->k2);
+    int neg = 0;
+    for (int i = 0; i < M_COUNT; i++) {
+        sqlite3_bind_int64(st, 6 + i, r->m[i]);
+        neg |= r->m[i] < 0;
+    }
+    if (db_step_done(d, st, "write rollup") != 0)
+        return -1;
+    if (!neg)
+        return 0;
+    /* only a negative delta can bring a row back to all zeros */
+    st = db_stmt(d, DB_ST_ROLLUP_ZERO_DEL);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->site);
+    sqlite3_bind_int(st, 2, r->dim);
+    sqlite3_bind_int64(st, 3, r->hour);
+    sqlite3_bind_int64(st, 4, r->k1);
+    sqlite3_bind_int64(st, 5, r->k2);
+    return db_step_done(d, st, "delete empty rollup");
+}
+
+int
+db_meta_get(db *d, const char *k, int64_t *v)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_META_GET);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_log_error(d, "read meta");
+        return -1;
+    }
+    return rc == SQLITE_ROW;
+}
+
+int
+db_meta_set(db *d, const char *k, int64_t v)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_META_SET);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    return db_step_done(d, st, "write meta");
+}

@@ -1,0 +1,97 @@
+/* db_replay.c -- reading raw events back in order, for rebuilding the
+ * ingest's in-memory state after a restart. */
+#include "aggregator/db_int.h"
+
+#include <stdlib.h>
+
+int
+db_sites_each(db *d, int (*fn)(void *ctx, int64_t site), void *ctx)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_SITES_ALL);
+    if (st == NULL)
+        return -1;
+    /* collect first: fn may run other statements */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(ids, cap * sizeof(*p));
+            if (p == NULL) {
+                free(ids);
+                sqlite3_reset(st);
+                return -1;
+            }
+            ids = p;
+        }
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_log_error(d, "list sites");
+        free(ids);
+        return -1;
+    }
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = fn(ctx, ids[i]);
+    free(ids);
+    return ret;
+}
+
+int
+db_events_from(db *d, int64_t site, int64_t from_ts,
+               int (*fn)(void *ctx, const db_event2 *e), void *ctx)
+{
+    /* a statement of its own: fn runs the shared ones (visit lookups) */
+    sqlite3_stmt *st = db_stmt(d, DB_ST_EVENTS_FROM);
+    if (st == NULL)
+        return -1;
+    d->st[DB_ST_EVENTS_FROM] = NULL;
+    sqlite3_bind_int64(st, 1, site);
+    sqlite3_bind_int64(st, 2, from_ts);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        db_event2 e = {
+            .site_id = site,
+            .ts = sqlite3_column_int64(st, 0),
+            .seq = sqlite3_column_int64(st, 1),
+            .visitor_id = (uint64_t)sqlite3_column_int64(st, 2),
+            .visit_id = sqlite3_column_int64(st, 3),
+            .name_id = sqlite3_column_int64(st, 4),
+            .pathname_id = sqlite3_column_int64(st, 5),
+            .hostname_id = sqlite3_column_int64(st, 6),
+            .attrs_id = sqlite3_column_int64(st, 7),
+            .props_id = sqlite3_column_int64(st, 8),
+            .revenue_id = sqlite3_column_int64(st, 9),
+            .flags = sqlite3_column_int(st, 10),
+        };
+        if ((ret = fn(ctx, &e)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE) {
+        db_log_error(d, "replay events");
+        ret = -1;
+    }
+    sqlite3_reset(st);
+    if (d->st[DB_ST_EVENTS_FROM] == NULL)
+        d->st[DB_ST_EVENTS_FROM] = st;
+    else
+        sqlite3_finalize(st);
+    return ret;
+}
+
+int64_t
+db_pageview_id(db *d)
+{
+    sqlite3_stmt *st = db_stmt(d, DB_ST_STR_GET);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, "pageview", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0)
+               : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(st);
+    return id;
+}
