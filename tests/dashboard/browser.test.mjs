@@ -59,6 +59,18 @@ async function login (page) {
 
 const t = (name, fn) => test(name, { skip: why || false }, fn)
 
+// Polls fn() until it returns a truthy value or the deadline passes: the
+// dashboard issues its queries asynchronously after the URL changes.
+async function until (fn, what, ms = 10000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
 t('login: wrong password, rate limit, then the dashboard', async () => {
   const page = await newPage()
   await page.goto(base)
@@ -139,7 +151,10 @@ t('range, comparison, graph metric and interval live in the URL', async () => {
   await page.getByTestId('stat-pageviews').click()
   await page.waitForURL(/metric=pageviews/)
   assert.equal(await page.getByTestId('graph-title').textContent(), 'Total pageviews')
-  const g = mock.log.filter((e) => e.query && e.query.dimensions && e.query.dimensions[0] === 'time:day').slice(-2)
+  const g = await until(() => {
+    const d = mock.log.filter((e) => e.query && e.query.dimensions && e.query.dimensions[0] === 'time:day').slice(-2)
+    return d.length === 2 && d.every((e) => e.query.metrics[0] === 'pageviews') && d
+  }, 'two pageviews graph queries')
   assert.deepEqual(g.map((e) => e.query.metrics), [['pageviews'], ['pageviews']])
   assert.deepEqual(g[0].query.include, { time_labels: true })
   // custom range
@@ -151,7 +166,10 @@ t('range, comparison, graph metric and interval live in the URL', async () => {
   assert.equal(await page.getByTestId('range-label').textContent(), '1 Feb – 29 Feb 2024')
   await page.getByTestId('interval-select').selectOption('week')
   await page.waitForURL(/interval=week/)
-  const wk = mock.log.filter((e) => e.query && e.query.dimensions && e.query.dimensions[0] === 'time:week')
+  const wk = await until(() => {
+    const w = mock.log.filter((e) => e.query && e.query.dimensions && e.query.dimensions[0] === 'time:week')
+    return w.length >= 2 && w
+  }, 'the weekly graph and its comparison')
   assert.deepEqual(wk.map((e) => e.query.date_range), [['2024-02-01', '2024-02-29'], ['2024-01-03', '2024-01-31']])
   // reload: the same state comes back from the URL
   await page.reload()
