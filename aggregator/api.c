@@ -4,6 +4,7 @@
 #include "aggregator/db.h"
 #include "aggregator/keys.h"
 #include "aggregator/log.h"
+#include "aggregator/web.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -35,7 +36,7 @@ api_init(const char *db_path)
         return -1;
     strcpy(api_db_path, db_path);
     pthread_once(&api_once, api_key_init);
-    return 0;
+    return web_init(db_path);
 }
 
 void
@@ -83,15 +84,10 @@ api_query(void *ctx, const http_request *req, http_response *resp)
         resp->body = aq_error_json("database unavailable");
         return;
     }
-    int ok = keys_check(d, req->authorization, NULL);
-    if (ok <= 0) {
-        resp->status = ok < 0 ? 500 : 401;
-        resp->body = aq_error_json(ok < 0 ? "database error"
-            : req->authorization == NULL
-            ? "missing API key: send the header 'Authorization: Bearer <key>'"
-            : "invalid API key");
+    web_principal who;     /* API key, session (+ CSRF) or share link */
+    if (!web_auth(d, req, &who, resp)
+        || !web_auth_query(&who, req->body, req->body_len, resp))
         return;
-    }
     int64_t today = (int64_t)(time(NULL) / 86400);
     resp->body = aq_handle(d, req->body, req->body_len, today, &resp->status);
 }
@@ -99,6 +95,7 @@ api_query(void *ctx, const http_request *req, http_response *resp)
 static const http_route api_table[] = {
     { "GET", "/health", api_health, NULL },
     { "POST", "/api/v2/query", api_query, NULL },
+    WEB_ROUTES,
 };
 
 const http_route *

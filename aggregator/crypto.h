@@ -1,7 +1,7 @@
 /*
  * crypto.h -- the aggregator's only door to libsodium: random bytes,
  * BLAKE2b-256 hashing, constant-time comparison, base64url.
- * aggregator/crypto.c is the only aggregator file that includes sodium.h.
+ * aggregator/crypto.c and crypto_pw.c (passwords) are the only aggregator files that include sodium.h.
  */
 #ifndef TALLY_AGG_CRYPTO_H
 #define TALLY_AGG_CRYPTO_H

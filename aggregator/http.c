@@ -24,28 +24,97 @@ typedef struct {
     int    too_large;
 } http_conn;
 
+/* Queues resp (its body freed here).  Extra headers are "Name: value"
+ * lines; a NULL body becomes a 500. */
 static enum MHD_Result
-http_send(struct MHD_Connection *c, int status, char *body, const char *allow)
+http_send(struct MHD_Connection *c, http_response *resp, const char *allow)
 {
+    char *body = resp->body;
+    int status = resp->status;
+    size_t len = resp->body_len;
     if (body == NULL) {
         status = 500;
         body = strdup("{\"error\":\"internal error\"}");
         if (body == NULL)
             return MHD_NO;
+        len = 0;
+        resp->headers[0] = '\0';
+        resp->content_type = resp->cache_control = NULL;
     }
+    if (len == 0)
+        len = strlen(body);
     struct MHD_Response *r = MHD_create_response_from_buffer(
-        strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        len, body, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Content-Type",
+                            resp->content_type ? resp->content_type
+                                               : "application/json");
+    MHD_add_response_header(r, "Cache-Control",
+                            resp->cache_control ? resp->cache_control
+                                                : "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
+    for (char *line = resp->headers; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        char *colon = strchr(line, ':');
+        if (nl == NULL || colon == NULL || colon > nl)
+            break;
+        *nl = '\0';
+        *colon = '\0';
+        MHD_add_response_header(r, line, colon + 2);
+        line = nl + 1;
+    }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+int
+http_add_header(http_response *resp, const char *name, const char *value)
+{
+    if (strpbrk(name, ":\r\n") != NULL || strpbrk(value, "\r\n") != NULL)
+        return -1;
+    size_t used = strlen(resp->headers);
+    int n = snprintf(resp->headers + used, sizeof(resp->headers) - used,
+                     "%s: %s\n", name, value);
+    if (n < 0 || (size_t)n >= sizeof(resp->headers) - used) {
+        resp->headers[used] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+http_header(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_arg(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int
+http_peer(const http_request *req, char *buf, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return -1;
+    const struct sockaddr *sa = ci->client_addr;
+    const void *a = sa->sa_family == AF_INET
+        ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+        : sa->sa_family == AF_INET6
+        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr : NULL;
+    if (a == NULL || inet_ntop(sa->sa_family, a, buf, (socklen_t)cap) == NULL)
+        return -1;
+    return 0;
 }
 
 static enum MHD_Result
@@ -54,7 +123,8 @@ http_error(struct MHD_Connection *c, int status, const char *msg,
 {
     char buf[256];
     snprintf(buf, sizeof(buf), "{\"error\":\"%s\"}", msg);
-    return http_send(c, status, strdup(buf), allow);
+    http_response resp = { .status = status, .body = strdup(buf) };
+    return http_send(c, &resp, allow);
 }
 
 static enum MHD_Result
@@ -122,12 +192,13 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url,
                                                      MHD_HTTP_HEADER_AUTHORIZATION),
         .body = hc->body ? hc->body : "",
         .body_len = hc->len,
+        .conn = c,
     };
     if (hc->body)
         hc->body[hc->len] = '\0';
     http_response resp = { .status = 500, .body = NULL };
     match->fn(match->ctx, &req, &resp);
-    return http_send(c, resp.status, resp.body, NULL);
+    return http_send(c, &resp, NULL);
 }
 
 static void

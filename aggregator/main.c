@@ -1,5 +1,6 @@
 /* main.c -- tallyd: command dispatch, --help, --version. */
 #include "aggregator/cli.h"
+#include "aggregator/users_cli.h"
 #include "aggregator/ship.h"
 
 #include <stdio.h>
@@ -40,6 +41,10 @@ main(int argc, char **argv)
         return ship_main(argc - 2, argv + 2);
     if (strcmp(cmd, "keys") == 0)
         return cli_keys(argc - 2, argv + 2);
+    if (strcmp(cmd, "users") == 0)
+        return cli_users(argc - 2, argv + 2);
+    if (strcmp(cmd, "share") == 0)
+        return cli_share(argc - 2, argv + 2);
     fprintf(stderr, "tallyd: unknown %s '%s'\nRun 'tallyd --help' for usage.\n",
             cmd[0] == '-' ? "flag" : "command", cmd);
     return CLI_USAGE;

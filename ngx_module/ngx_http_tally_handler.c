@@ -31,6 +31,7 @@ static size_t   ngx_http_tally_scratch_cap;
 
 static ngx_str_t  ngx_http_tally_any = ngx_string("*");
 static ngx_str_t  ngx_http_tally_vary = ngx_string("Origin");
+static ngx_str_t  ngx_http_tally_expose = ngx_string("Retry-After");
 static ngx_str_t  ngx_http_tally_retry = ngx_string("1");
 
 
@@ -104,6 +105,8 @@ ngx_http_tally_origin_ok(ngx_http_tally_loc_conf_t *tlcf, ngx_str_t *origin)
 /*
  * Access-Control-Allow-Origin: with tally_cors_origins * the request's
  * Origin (or * without one); with a list the Origin only if listed.
+ * Whenever the origin is allowed, Access-Control-Expose-Headers lets the
+ * page read Retry-After, so a tracker on another origin honours it.
  */
 static ngx_int_t
 ngx_http_tally_cors(ngx_http_request_t *r)
@@ -128,6 +131,13 @@ ngx_http_tally_cors(ngx_http_request_t *r)
 
     if (!ngx_http_tally_origin_ok(tlcf, origin)) {
         return NGX_OK;
+    }
+
+    if (ngx_http_tally_header(r, "Access-Control-Expose-Headers",
+                              &ngx_http_tally_expose)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     return ngx_http_tally_header(r, "Access-Control-Allow-Origin", origin);
