@@ -305,9 +305,10 @@ def test_status_counts_and_survives_reload(nginx_factory):
     assert s["syncs"] == 0                       # tally_sync off
     assert s["spool_max_bytes"] == 1024 ** 3
     # the backlog gauge catches up with the directory scan
-    total = sum(tally.segment_sizes(n.spool).values())
-    tally.wait_until(lambda: status(n)["spool_bytes"] == total,
-                     what="spool_bytes == segment bytes on disk")
+    # (recomputed on every poll: a worker may still be creating its segment)
+    tally.wait_until(lambda: status(n)["spool_bytes"]
+                     == sum(tally.segment_sizes(n.spool).values()),
+                     timeout=20, what="spool_bytes == segment bytes on disk")
 
     old = set(n.worker_pids())
     n.proc.send_signal(signal.SIGHUP)
