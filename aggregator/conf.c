@@ -50,6 +50,9 @@ static int set_batch(conf *c, const char *v) { return conf_uint(v, 1, 10000000, 
 static int set_threads(conf *c, const char *v) { return conf_uint(v, 1, 256, &c->http_threads); }
 static int set_data_dir(conf *c, const char *v) { return conf_copy(c->data_dir, sizeof(c->data_dir), v); }
 static int set_retain(conf *c, const char *v) { return conf_uint(v, 0, 100000, &c->retain_raw_days); }
+static int set_source(conf *c, const char *v) { return strncmp(v, "redis://", 8) ? -1 : conf_copy(c->source, sizeof(c->source), v); }
+static int set_replica(conf *c, const char *v) { return conf_copy(c->replica, sizeof(c->replica), v); }
+static int set_swarn(conf *c, const char *v) { return conf_uint(v, 0, 4000000000u, &c->stream_warn); }
 
 static int
 set_level(conf *c, const char *v)
@@ -74,6 +77,9 @@ static const conf_opt conf_opts[] = {
     { "name",         CONF_CMD_KEYS,                   set_name },
     { "data-dir",     CONF_CMD_SERVE | CONF_CMD_DRAIN, set_data_dir },
     { "retain-raw",   CONF_CMD_SERVE | CONF_CMD_DRAIN, set_retain },
+    { "source",       CONF_CMD_SERVE,                  set_source },
+    { "replica",      CONF_CMD_SERVE,                  set_replica },
+    { "stream-warn",  CONF_CMD_SERVE,                  set_swarn },
 };
 
 void
@@ -291,8 +297,10 @@ conf_parse_args(conf *c, unsigned cmd, int argc, char **argv,
 int
 conf_check_serve(const conf *c, char *err, size_t errlen)
 {
-    if (c->spool[0] == '\0')
-        snprintf(err, errlen, "serve needs --spool DIR");
+    if (c->spool[0] == '\0' && c->source[0] == '\0')
+        snprintf(err, errlen, "serve needs --spool DIR or --source redis://...");
+    else if (c->replica[0] != '\0' && c->source[0] == '\0')
+        snprintf(err, errlen, "--replica needs --source redis://...");
     else if (c->db[0] == '\0')
         snprintf(err, errlen, "serve needs --db FILE");
     else if (c->listen_port == 0)

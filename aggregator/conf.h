@@ -37,6 +37,9 @@ typedef struct {
     char     name[256];              /* key name (keys add)                */
     char     data_dir[CONF_PATH_MAX];/* enrichment data; "" = search       */
     unsigned retain_raw_days;        /* delete raw events older; 0 = keep  */
+    char     source[CONF_PATH_MAX];  /* redis://... edge streams (serve)   */
+    char     replica[65];            /* replica name with --source; ""     */
+    unsigned stream_warn;            /* warn above N stream entries; 0=off */
 } conf;
 
 /* Fills c with the defaults (poll-ms 200, batch-events 50000,

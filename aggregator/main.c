@@ -2,6 +2,7 @@
 #include "aggregator/cli.h"
 #include "aggregator/import.h"
 #include "aggregator/users_cli.h"
+#include "aggregator/replica.h"
 #include "aggregator/ship.h"
 
 #include <stdio.h>
@@ -40,6 +41,8 @@ main(int argc, char **argv)
         return cli_backup(argc - 2, argv + 2);
     if (strcmp(cmd, "ship") == 0)
         return ship_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "replicas") == 0)
+        return cli_replicas(argc - 2, argv + 2);
     if (strcmp(cmd, "keys") == 0)
         return cli_keys(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0)

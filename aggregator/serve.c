@@ -9,6 +9,7 @@
 #include "aggregator/db.h"
 #include "aggregator/drain.h"
 #include "aggregator/pipeline.h"
+#include "aggregator/rdrain.h"
 #include "aggregator/http.h"
 #include "aggregator/log.h"
 
@@ -20,11 +21,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     pipeline        p;
     unsigned        poll_ms;
-    atomic_int      stop;
+    rdrain         *rd;            /* --source: the edge streams */
+    int             spool;         /* --spool given */
+    atomic_int      stop, fatal;
     pthread_mutex_t mu;
     pthread_cond_t  cv;
 } serve_state;
@@ -53,16 +57,22 @@ serve_drain_thread(void *arg)
 {
     serve_state *s = arg;
     while (!atomic_load(&s->stop)) {
-        drain_stats st;
-        if (drain_pass(s->p.dr, &st, &s->stop) != 0) {
+        drain_stats st = { 0 };
+        long rn = s->rd ? rdrain_pass(s->rd, &s->stop) : 0;
+        if (rn == RDRAIN_FATAL) {       /* logged; stop serving, exit 1 */
+            atomic_store(&s->fatal, 1);
+            kill(getpid(), SIGTERM);
+            break;
+        }
+        if (s->spool && drain_pass(s->p.dr, &st, &s->stop) != 0) {
             log_error("drain: pass failed; retrying in 1 s");
             serve_nap(s, 1000);
             continue;
         }
         if (pipeline_retain(&s->p, 0, &s->stop) < 0)
             log_error("retention: failed; retrying in an hour");
-        if (st.events == 0 && st.records == 0 && st.corrupt == 0)
-            serve_nap(s, s->poll_ms);
+        if (st.events == 0 && st.records == 0 && st.corrupt == 0 && rn <= 0)
+            serve_nap(s, rn < 0 ? rdrain_backoff_ms(s->rd) : s->poll_ms);
     }
     return NULL;
 }
@@ -87,14 +97,24 @@ cli_serve(int argc, char **argv)
         return CLI_ERR;
     }
     struct stat sb;
-    if (stat(c.spool, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    if (c.spool[0] && (stat(c.spool, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         log_error("serve: spool directory %s: %s", c.spool,
                   errno ? strerror(errno) : "not a directory");
         return CLI_ERR;
     }
-    serve_state s = { .poll_ms = c.poll_ms };
+    serve_state s = { .poll_ms = c.poll_ms, .spool = c.spool[0] != '\0' };
     if (pipeline_open(&s.p, &c, err, sizeof(err)) != 0) {
         log_error("serve: %s", err);
+        return CLI_ERR;
+    }
+    if (c.source[0] && ((s.rd = rdrain_new(c.source, c.replica, s.p.d, s.p.g,
+                                           c.batch_events, c.stream_warn, err,
+                                           sizeof(err))) == NULL
+                        || rdrain_start(s.rd) == RDRAIN_FATAL)) {
+        if (s.rd == NULL)
+            log_error("serve: --source: %s", err);
+        rdrain_free(s.rd);
+        pipeline_close(&s.p);
         return CLI_ERR;
     }
 
@@ -109,6 +129,7 @@ cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     atomic_init(&s.stop, 0);
+    atomic_init(&s.fatal, 0);
     pthread_mutex_init(&s.mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -146,7 +167,10 @@ cli_serve(int argc, char **argv)
                       : "the configured address";
     log_info("serve: listening on %s port %u (GET /health, POST /api/v2/query);"
              " draining spool %s into %s every %u ms",
-             where, c.listen_port, c.spool, c.db, c.poll_ms);
+             where, c.listen_port, c.spool[0] ? c.spool : "(none)", c.db, c.poll_ms);
+    if (s.rd)
+        log_info("serve: applying every edge's Redis stream into %s%s%s", c.db,
+                 c.replica[0] ? " as replica " : "", c.replica);
 
     for (;;) {
         int sig;
@@ -159,7 +183,7 @@ cli_serve(int argc, char **argv)
         log_info("serve: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
-    rc = CLI_OK;
+    rc = atomic_load(&s.fatal) ? CLI_ERR : CLI_OK;
 out:
     pthread_mutex_lock(&s.mu);
     atomic_store(&s.stop, 1);
@@ -170,6 +194,7 @@ out:
     http_stop(hs);
     log_info("serve: stopped; %llu corrupt records seen in this run",
              (unsigned long long)drain_corrupt_total(s.p.dr));
+    rdrain_free(s.rd);
     pipeline_close(&s.p);
     pthread_cond_destroy(&s.cv);
     pthread_mutex_destroy(&s.mu);
