@@ -1,6 +1,7 @@
 /* api.c -- see api.h. */
 #include "aggregator/api.h"
 #include "aggregator/api_query.h"
+#include "aggregator/api_qx.h"
 #include "aggregator/db.h"
 #include "aggregator/keys.h"
 #include "aggregator/log.h"
@@ -36,6 +37,8 @@ api_init(const char *db_path)
         return -1;
     strcpy(api_db_path, db_path);
     pthread_once(&api_once, api_key_init);
+    if (qx_api_init(db_path) != 0)
+        return -1;
     return web_init(db_path);
 }
 
@@ -88,6 +91,10 @@ api_query(void *ctx, const http_request *req, http_response *resp)
     if (!web_auth(d, req, &who, resp)
         || !web_auth_query(&who, req->body, req->body_len, resp))
         return;
+    if (qx_api_enabled()) {          /* q_exec.h; see api_qx.h */
+        qx_api_query(d, req, &who, resp);
+        return;
+    }
     int64_t today = (int64_t)(time(NULL) / 86400);
     resp->body = aq_handle(d, req->body, req->body_len, today, &resp->status);
 }
@@ -96,6 +103,7 @@ static const http_route api_table[] = {
     { "GET", "/health", api_health, NULL },
     { "POST", "/api/v2/query", api_query, NULL },
     WEB_ROUTES,
+    QX_ROUTES,
 };
 
 const http_route *

@@ -28,6 +28,17 @@ typedef struct {
     char        name[EN_REF_SOURCE];
 } ref_entry;
 
+/* What a page URL gives: string ids, and the strings the channel and the
+ * referrer classification still need (in one malloc'd block `s`). */
+typedef struct {
+    int64_t     path, host, tag, utm[5];  /* tag: id of the tagged source */
+    const char *click_id;
+    char       *s;            /* host, source, utm_medium, utm_source,
+                               * utm_campaign; each NUL-terminated */
+    uint16_t    o_src, o_med, o_usrc, o_camp;
+    int         tagged;
+} url_entry;
+
 typedef struct {
     int64_t a[ATTR_COUNT];
 } attrs_tuple_t;
@@ -41,6 +52,11 @@ struct attrs_ctx {
     strcache  *ref_cache;
     ref_entry *ref_v;
     size_t     ref_n;
+    ref_entry  ref_tmp;           /* an answer too long to cache */
+    strcache  *url_cache;         /* page URL -> index into url_v */
+    url_entry *url_v;
+    size_t     url_n;
+    url_entry  url_tmp;           /* an answer too long to cache */
     /* attrs id -> tuple (ids are dense), and tuple -> id */
     attrs_tuple_t *tup;           /* index = id; tup_known[id] says valid */
     unsigned char *tup_known;
@@ -89,7 +105,7 @@ attrs_find_data_dir(const char *flag, char *out, size_t cap, char *err,
     }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    char cand[3][PATH_MAX + 32];
+    char cand[4][PATH_MAX + 32];
     int nc = 0;
     if (n > 0) {
         exe[n] = '\0';
@@ -98,6 +114,8 @@ attrs_find_data_dir(const char *flag, char *out, size_t cap, char *err,
             *slash = '\0';
             snprintf(cand[nc++], sizeof(cand[0]), "%s/data", exe);
             snprintf(cand[nc++], sizeof(cand[0]), "%s/../build/data", exe);
+            /* an instrumented build: build/<sanitizer>/tallyd */
+            snprintf(cand[nc++], sizeof(cand[0]), "%s/../data", exe);
         }
     }
     snprintf(cand[nc++], sizeof(cand[0]), "/usr/share/tally/data");
@@ -127,9 +145,12 @@ attrs_new(const char *data_dir, char *err, size_t errlen)
     x->ref_cache = sc_new(ATTRS_CACHE, 4u << 20);
     x->ua_v = calloc(ATTRS_CACHE, sizeof(*x->ua_v));
     x->ref_v = calloc(ATTRS_CACHE, sizeof(*x->ref_v));
+    x->url_cache = sc_new(ATTRS_CACHE, 4u << 20);
+    x->url_v = calloc(ATTRS_CACHE, sizeof(*x->url_v));
     x->tup_mask = 1023;
     x->tup_idx = calloc(x->tup_mask + 1, sizeof(*x->tup_idx));
-    if (!x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx) {
+    if (!x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
+        || !x->url_cache || !x->url_v) {
         snprintf(err, errlen, "out of memory");
         attrs_free(x);
         return NULL;
@@ -154,11 +175,28 @@ attrs_new(const char *data_dir, char *err, size_t errlen)
     return x;
 }
 
+static void
+attrs_url_clear(attrs_ctx *x)
+{
+    if (x->url_cache)
+        sc_clear(x->url_cache);
+    for (size_t i = 0; x->url_v && i < x->url_n; i++) {
+        free(x->url_v[i].s);
+        x->url_v[i].s = NULL;
+    }
+    x->url_n = 0;
+    free(x->url_tmp.s);
+    x->url_tmp.s = NULL;
+}
+
 void
 attrs_free(attrs_ctx *x)
 {
     if (x == NULL)
         return;
+    attrs_url_clear(x);
+    sc_free(x->url_cache);
+    free(x->url_v);
     en_ua_free(x->ua);
     en_ref_free(x->ref);
     sc_free(x->ua_cache);
@@ -187,6 +225,7 @@ attrs_reset(attrs_ctx *x)
     sc_clear(x->ua_cache);
     sc_clear(x->ref_cache);
     x->ua_n = x->ref_n = 0;
+    attrs_url_clear(x);
     if (x->tup_known)
         memset(x->tup_known, 0, x->tup_cap);
     memset(x->tup_idx, 0, (x->tup_mask + 1) * sizeof(*x->tup_idx));
@@ -297,8 +336,8 @@ attrs_ref(attrs_ctx *x, db *d, const spool_str *ref, const char *page_host)
     }
     if (x->ref_n == ATTRS_CACHE || kl > SC_MAX_KEY) {
         if (kl > SC_MAX_KEY) {        /* not cacheable: answer once */
-            x->ref_v[ATTRS_CACHE - 1] = e;
-            return &x->ref_v[ATTRS_CACHE - 1];
+            x->ref_tmp = e;
+            return &x->ref_tmp;
         }
         sc_clear(x->ref_cache);
         x->ref_n = 0;
@@ -309,6 +348,92 @@ attrs_ref(attrs_ctx *x, db *d, const spool_str *ref, const char *page_host)
         x->ref_n = 0, sc_put(x->ref_cache, x->scratch, kl, 0);
     x->ref_v[x->ref_n] = e;
     return &x->ref_v[x->ref_n++];
+}
+
+/* ---- page URL ---- */
+
+/* Appends str (with its NUL) to the block b at *n; returns its offset. */
+static uint16_t
+attrs_blob_add(char *b, size_t *n, const char *str)
+{
+    size_t l = strlen(str) + 1, at = *n;
+    memcpy(b + at, str, l);
+    *n += l;
+    return (uint16_t)at;
+}
+
+/* The URL's pathname, hostname, UTM tags and tagged source, parsed once
+ * per distinct URL string.  NULL on a database error. */
+static const url_entry *
+attrs_url(attrs_ctx *x, db *d, const spool_str *url)
+{
+    int64_t idx;
+    if (sc_get(x->url_cache, url->ptr, url->len, &idx) && (size_t)idx < x->url_n)
+        return &x->url_v[idx];
+    static __thread en_url u;
+    const char *path, *host;
+    size_t path_len;
+    if (en_url_parse(url->ptr, url->len, &u) == 0) {
+        path = u.path;
+        path_len = strlen(u.path);
+        host = u.host;
+    } else {                     /* not an http(s) URL: take it as a path */
+        norm_url nu;
+        norm_url_split(url->ptr, url->len, &nu);
+        memset(&u, 0, sizeof(u));
+        path = nu.path;
+        path_len = nu.path_len;
+        memcpy(u.host, nu.host, nu.host_len + 1);
+        host = u.host;
+    }
+    url_entry e;
+    memset(&e, 0, sizeof(e));
+    if ((e.path = db_string_id(d, path, path_len)) < 0
+        || (e.host = db_string_id(d, host, strlen(host))) < 0)
+        return NULL;
+    const char *source = "";
+    if (u.tagged_source[0]) {
+        /* a tagged source wins over the referrer (Plausible) */
+        const char *known = x->ref ? en_ref_known_source(x->ref, u.tagged_source) : NULL;
+        source = known ? known : u.tagged_source;
+        e.tagged = 1;
+        if ((e.tag = db_string_id(d, source, strlen(source))) < 0)
+            return NULL;
+    }
+    const char *utm[5] = { u.utm_medium, u.utm_source, u.utm_campaign,
+                           u.utm_content, u.utm_term };
+    for (int i = 0; i < 5; i++)
+        if ((e.utm[i] = db_string_id(d, utm[i], strlen(utm[i]))) < 0)
+            return NULL;
+    e.click_id = u.click_id;
+    size_t need = strlen(host) + strlen(source) + strlen(u.utm_medium)
+                  + strlen(u.utm_source) + strlen(u.utm_campaign) + 5, n = 0;
+    if ((e.s = malloc(need)) == NULL)
+        return NULL;
+    attrs_blob_add(e.s, &n, host);
+    e.o_src = attrs_blob_add(e.s, &n, source);
+    e.o_med = attrs_blob_add(e.s, &n, u.utm_medium);
+    e.o_usrc = attrs_blob_add(e.s, &n, u.utm_source);
+    e.o_camp = attrs_blob_add(e.s, &n, u.utm_campaign);
+    if (url->len > SC_MAX_KEY) {         /* not cacheable: answer once */
+        free(x->url_tmp.s);
+        x->url_tmp = e;
+        return &x->url_tmp;
+    }
+    if (x->url_n == ATTRS_CACHE)
+        attrs_url_clear(x);
+    size_t n0 = sc_count(x->url_cache);
+    sc_put(x->url_cache, url->ptr, url->len, (int64_t)x->url_n);
+    if (sc_count(x->url_cache) < n0) {   /* the cache cleared itself */
+        for (size_t i = 0; i < x->url_n; i++) {
+            free(x->url_v[i].s);
+            x->url_v[i].s = NULL;
+        }
+        x->url_n = 0;
+        sc_put(x->url_cache, url->ptr, url->len, 0);
+    }
+    x->url_v[x->url_n] = e;
+    return &x->url_v[x->url_n++];
 }
 
 /* ---- attribute tuples ---- */
@@ -535,26 +660,14 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
         return 0;
     }
 
-    static __thread en_url u;
-    const char *path, *host;
-    size_t path_len;
-    if (en_url_parse(f[SPOOL_F_URL].ptr, f[SPOOL_F_URL].len, &u) == 0) {
-        path = u.path;
-        path_len = strlen(u.path);
-        host = u.host;
-    } else {                     /* not an http(s) URL: take it as a path */
-        norm_url nu;
-        norm_url_split(f[SPOOL_F_URL].ptr, f[SPOOL_F_URL].len, &nu);
-        memset(&u, 0, sizeof(u));
-        path = nu.path;
-        path_len = nu.path_len;
-        memcpy(u.host, nu.host, nu.host_len + 1);
-        host = u.host;
-    }
+    const url_entry *ue = attrs_url(x, d, &f[SPOOL_F_URL]);
+    if (ue == NULL)
+        return -1;
+    const char *host = ue->s;
+    o->pathname = ue->path;
+    o->hostname = ue->host;
     if ((o->site = db_site_id(d, f[SPOOL_F_SITE].ptr, f[SPOOL_F_SITE].len)) < 0
-        || (o->name = db_string_id(d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0
-        || (o->pathname = db_string_id(d, path, path_len)) < 0
-        || (o->hostname = db_string_id(d, host, strlen(host))) < 0)
+        || (o->name = db_string_id(d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0)
         return -1;
     o->pageview = f[SPOOL_F_NAME].len == 8
                   && memcmp(f[SPOOL_F_NAME].ptr, "pageview", 8) == 0;
@@ -575,26 +688,23 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     const char *source = r->name;
     a[ATTR_SOURCE] = r->source;
     a[ATTR_REFERRER] = r->referrer;
-    if (u.tagged_source[0]) {
+    if (ue->tagged) {
         /* a tagged source wins over the referrer (Plausible) */
-        const char *known = x->ref ? en_ref_known_source(x->ref, u.tagged_source) : NULL;
-        source = known ? known : u.tagged_source;
-        if ((a[ATTR_SOURCE] = db_string_id(d, source, strlen(source))) < 0)
-            return -1;
+        source = ue->s + ue->o_src;
+        a[ATTR_SOURCE] = ue->tag;
     }
-    const char *utm[5] = { u.utm_medium, u.utm_source, u.utm_campaign,
-                           u.utm_content, u.utm_term };
     for (int i = 0; i < 5; i++)
-        if ((a[ATTR_UTM_MEDIUM + i] = db_string_id(d, utm[i], strlen(utm[i]))) < 0)
-            return -1;
+        a[ATTR_UTM_MEDIUM + i] = ue->utm[i];
+    const char *utm_medium = ue->s + ue->o_med, *utm_source = ue->s + ue->o_usrc,
+               *utm_campaign = ue->s + ue->o_camp;
     const char *channel = "Direct";
-    if (source[0] || u.utm_medium[0] || u.utm_source[0] || u.utm_campaign[0]
-        || u.click_id) {
+    if (source[0] || utm_medium[0] || utm_source[0] || utm_campaign[0]
+        || ue->click_id) {
         en_channel_in ci = {
             .source = source,
             .source_category = x->ref ? en_ref_category(x->ref, source) : "",
-            .utm_medium = u.utm_medium, .utm_source = u.utm_source,
-            .utm_campaign = u.utm_campaign, .click_id = u.click_id,
+            .utm_medium = utm_medium, .utm_source = utm_source,
+            .utm_campaign = utm_campaign, .click_id = ue->click_id,
         };
         channel = en_channel(&ci);
     }

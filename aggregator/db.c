@@ -2,9 +2,13 @@
 #include "aggregator/db_int.h"
 #include "aggregator/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The SQL of every statement, indexed by enum db_stmt_id.  Constants
  * only: values are always bound. */
@@ -184,10 +188,46 @@ db_exec(db *d, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
+/* The database holds raw events, key and session hashes and admin
+ * settings: a new file is created 0600 (SQLite copies its mode to the
+ * -wal and -shm files); an existing world-writable one is refused and a
+ * world-readable one is reported (docs/security.md). */
+static int
+db_check_file(const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
+        return 0;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT)
+            return 0;               /* let SQLite report it */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return 0;
+    if (sb.st_mode & S_IWOTH) {
+        snprintf(err, errlen, "database %s is world-writable (mode %04o):"
+                 " anyone on this machine could change its numbers, keys and"
+                 " sessions; refusing to use it (chmod o-w %s)", path,
+                 (unsigned)(sb.st_mode & 07777), path);
+        return -1;
+    }
+    if (sb.st_mode & S_IROTH)
+        log_warn("db: database %s is world-readable (mode %04o): every user"
+                 " on this machine can read its raw events; chmod o-r %s",
+                 path, (unsigned)(sb.st_mode & 07777), path);
+    return 0;
+}
+
 int
 db_open(const char *path, enum db_mode mode, db **out, char *err,
         size_t errlen)
 {
+    if (mode == DB_RW && db_check_file(path, err, errlen) != 0)
+        return -1;
     db *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         snprintf(err, errlen, "out of memory");

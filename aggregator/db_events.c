@@ -6,6 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A hot statement of the ingest: every parameter is bound on each use, so
+ * only reset it (db_stmt also clears the bindings). */
+static sqlite3_stmt *
+db_hot(db *d, enum db_stmt_id id)
+{
+    sqlite3_stmt *st = d->st[id];
+    if (st == NULL)
+        return db_stmt(d, id);
+    sqlite3_reset(st);
+    return st;
+}
+
 /* Returns the id of (key, len) in the table behind get/add, creating the
  * row if needed, or -1. */
 static int64_t
@@ -88,7 +100,7 @@ db_string_get(db *d, int64_t id, char **out)
 int
 db_event2_insert(db *d, const db_event2 *e)
 {
-    sqlite3_stmt *st = db_stmt(d, DB_ST_EVENT2_ADD);
+    sqlite3_stmt *st = db_hot(d, DB_ST_EVENT2_ADD);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, e->site_id);

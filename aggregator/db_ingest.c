@@ -4,6 +4,18 @@
 #include "aggregator/db_int.h"
 #include "aggregator/dims.h"
 
+/* A hot statement of the ingest: every parameter is bound on each use, so
+ * only reset it (db_stmt also clears the bindings). */
+static sqlite3_stmt *
+db_hot(db *d, enum db_stmt_id id)
+{
+    sqlite3_stmt *st = d->st[id];
+    if (st == NULL)
+        return db_stmt(d, id);
+    sqlite3_reset(st);
+    return st;
+}
+
 int
 db_seq_last(db *d, int64_t site, int64_t *ts, int64_t *next)
 {
@@ -101,7 +113,7 @@ db_visit_next_id(db *d)
 int
 db_visit_put(db *d, const db_visit *v)
 {
-    sqlite3_stmt *st = db_stmt(d, DB_ST_VISIT_PUT);
+    sqlite3_stmt *st = db_hot(d, DB_ST_VISIT_PUT);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, v->id);
@@ -150,7 +162,7 @@ db_visit_get(db *d, int64_t id, db_visit *v)
 int
 db_rollup_add(db *d, const db_rollup_row *r)
 {
-    sqlite3_stmt *st = db_stmt(d, DB_ST_ROLLUP_ADD);
+    sqlite3_stmt *st = db_hot(d, DB_ST_ROLLUP_ADD);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, r->site);
@@ -168,7 +180,7 @@ db_rollup_add(db *d, const db_rollup_row *r)
     if (!neg)
         return 0;
     /* only a negative delta can bring a row back to all zeros */
-    st = db_stmt(d, DB_ST_ROLLUP_ZERO_DEL);
+    st = db_hot(d, DB_ST_ROLLUP_ZERO_DEL);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, r->site);

@@ -67,7 +67,8 @@ drain_list(const char *dir, drain_name **out, size_t *n)
         strcpy(v[cnt++].name, de->d_name);
     }
     closedir(dp);
-    qsort(v, cnt, sizeof(*v), drain_cmp);
+    if (cnt > 1)            /* qsort(NULL, 0, ...) is undefined (UBSan) */
+        qsort(v, cnt, sizeof(*v), drain_cmp);
     *out = v;
     *n = cnt;
     return 0;

@@ -165,8 +165,8 @@ ingest_mark(ingest *g, visit *v)
 
 /* The event part: site totals and the event dimensions, by event hour. */
 static int
-ingest_dim(ingest *g, visit *v, int dim, int64_t k1, int64_t k2,
-           int64_t hour, int pv)
+ingest_dim(ingest *g, visit *v, const uniq_ref *ur, int dim, int64_t k1,
+           int64_t k2, int64_t hour, int pv)
 {
     int first = 0;
     if (dim != DIM_TOTAL) {
@@ -182,7 +182,7 @@ ingest_dim(ingest *g, visit *v, int dim, int64_t k1, int64_t k2,
     m[M_EVENTS]++;
     m[M_PAGEVIEWS] += pv;
     m[M_VISITS] += first;
-    return uniq_event(g->u, g->cur, v->site, dim, k1, k2, v->visitor, hour);
+    return uniq_event(g->u, ur, g->cur, m, v->site, dim, k1, k2, hour);
 }
 
 static int
@@ -191,10 +191,13 @@ ingest_event_dims(ingest *g, visit *v, int64_t ts, int64_t name,
                   const char *props, size_t props_len, int pv)
 {
     int64_t hour = ts / HOUR_MS;
-    if (ingest_dim(g, v, DIM_TOTAL, 0, 0, hour, pv) != 0
-        || ingest_dim(g, v, DIM_PAGE, page, 0, hour, pv) != 0
-        || ingest_dim(g, v, DIM_HOSTNAME, host, 0, hour, pv) != 0
-        || ingest_dim(g, v, DIM_NAME, name, 0, hour, pv) != 0)
+    uniq_ref ur;
+    if (uniq_visitor(g->u, v->site, v->visitor, hour / 24, &ur) != 0)
+        return -1;
+    if (ingest_dim(g, v, &ur, DIM_TOTAL, 0, 0, hour, pv) != 0
+        || ingest_dim(g, v, &ur, DIM_PAGE, page, 0, hour, pv) != 0
+        || ingest_dim(g, v, &ur, DIM_HOSTNAME, host, 0, hour, pv) != 0
+        || ingest_dim(g, v, &ur, DIM_NAME, name, 0, hour, pv) != 0)
         return -1;
     if (props_id > 0) {
         const attrs_prop *p;
@@ -205,7 +208,7 @@ ingest_event_dims(ingest *g, visit *v, int64_t ts, int64_t name,
          * the loop independent of it anyway */
         for (size_t i = 0; i < n; i++) {
             attrs_prop pr = p[i];
-            if (ingest_dim(g, v, DIM_PROP, pr.key, pr.value, hour, pv) != 0)
+            if (ingest_dim(g, v, &ur, DIM_PROP, pr.key, pr.value, hour, pv) != 0)
                 return -1;
         }
     }
@@ -244,22 +247,25 @@ ingest_visit_keys(ingest *g, const visit *v, int64_t k[VISIT_NDIMS][2])
 static const int ingest_vmetric[5] = { M_VISITS, M_BOUNCES, M_DURATION,
                                        M_PAGEVIEWS, M_EVENTS };
 
-/* Adds sign * m (the first nm metrics) to the row. */
-static int
+/* Adds sign * m (the first nm metrics) to the row; returns the row or
+ * NULL. */
+static int64_t *
 ingest_row_add(ingest *g, int64_t site, int dim, int64_t hour, int64_t k1,
                int64_t k2, const int64_t *m, int nm, int sign)
 {
     int64_t *r = rollup_at(g->cur, site, dim, hour, k1, k2);
     if (r == NULL)
-        return -1;
+        return NULL;
     for (int i = 0; i < nm; i++)
         r[ingest_vmetric[i]] += sign * m[i];
-    return 0;
+    return r;
 }
 
 /* Brings v's contribution to the rollups (site totals' visits, bounces
  * and duration; every visit dimension) from what was last applied to
- * its current state, all at the visit's start hour. */
+ * its current state, all at the visit's start hour.  What was applied
+ * is taken back first (every dimension), then the new state added, so
+ * each visitor-set record is looked up once per side. */
 static int
 ingest_apply(ingest *g, visit *v)
 {
@@ -278,38 +284,62 @@ ingest_apply(ingest *g, visit *v)
 
     if (same_hour) {
         if ((diff[1] | diff[2]) != 0
-            && ingest_row_add(g, v->site, DIM_TOTAL, hour, 0, 0, diff, 3, 1) != 0)
+            && ingest_row_add(g, v->site, DIM_TOTAL, hour, 0, 0, diff, 3, 1) == NULL)
             return -1;
     } else {
         if (v->applied
-            && ingest_row_add(g, v->site, DIM_TOTAL, v->ap_hour, 0, 0, v->ap_m, 3, -1) != 0)
+            && ingest_row_add(g, v->site, DIM_TOTAL, v->ap_hour, 0, 0, v->ap_m, 3, -1) == NULL)
             return -1;
-        if (ingest_row_add(g, v->site, DIM_TOTAL, hour, 0, 0, m, 3, 1) != 0)
+        if (ingest_row_add(g, v->site, DIM_TOTAL, hour, 0, 0, m, 3, 1) == NULL)
             return -1;
     }
     int any = 0;
     for (int i = 0; i < 5; i++)
         any |= diff[i] != 0;
+    unsigned change = 0;                 /* dims whose row moves */
     for (int i = 0; i < VISIT_NDIMS; i++) {
         int dim = DIM_FIRST_VISIT + i;
         if (same_hour && k[i][0] == v->ap_k[i][0] && k[i][1] == v->ap_k[i][1]) {
             if (any && ingest_row_add(g, v->site, dim, hour, k[i][0], k[i][1],
-                                      diff, 5, 1) != 0)
+                                      diff, 5, 1) == NULL)
                 return -1;
             continue;
         }
-        if (v->applied) {
-            if (ingest_row_add(g, v->site, dim, v->ap_hour, v->ap_k[i][0],
-                               v->ap_k[i][1], v->ap_m, 5, -1) != 0
-                || uniq_visit(g->u, g->cur, v->site, dim, v->ap_k[i][0],
-                              v->ap_k[i][1], v->visitor, v->ap_hour, -1) != 0)
+        change |= 1u << i;
+    }
+    if (change == 0)
+        goto done;
+    uniq_ref ur;
+    if (v->applied) {
+        if (uniq_visitor(g->u, v->site, v->visitor, v->ap_hour / 24, &ur) != 0)
+            return -1;
+        for (int i = 0; i < VISIT_NDIMS; i++) {
+            if (!(change & (1u << i)))
+                continue;
+            int dim = DIM_FIRST_VISIT + i;
+            int64_t *row = ingest_row_add(g, v->site, dim, v->ap_hour,
+                                          v->ap_k[i][0], v->ap_k[i][1],
+                                          v->ap_m, 5, -1);
+            if (row == NULL
+                || uniq_visit(g->u, &ur, g->cur, row, v->site, dim, v->ap_k[i][0],
+                              v->ap_k[i][1], v->ap_hour, -1) != 0)
                 return -1;
         }
-        if (ingest_row_add(g, v->site, dim, hour, k[i][0], k[i][1], m, 5, 1) != 0
-            || uniq_visit(g->u, g->cur, v->site, dim, k[i][0], k[i][1],
-                          v->visitor, hour, 1) != 0)
+    }
+    if (uniq_visitor(g->u, v->site, v->visitor, hour / 24, &ur) != 0)
+        return -1;
+    for (int i = 0; i < VISIT_NDIMS; i++) {
+        if (!(change & (1u << i)))
+            continue;
+        int dim = DIM_FIRST_VISIT + i;
+        int64_t *row = ingest_row_add(g, v->site, dim, hour, k[i][0], k[i][1],
+                                      m, 5, 1);
+        if (row == NULL
+            || uniq_visit(g->u, &ur, g->cur, row, v->site, dim, k[i][0], k[i][1],
+                          hour, 1) != 0)
             return -1;
     }
+done:
     v->applied = 1;
     v->ap_hour = hour;
     memcpy(v->ap_k, k, sizeof(v->ap_k));
@@ -318,6 +348,26 @@ ingest_apply(ingest *g, visit *v)
 }
 
 /* ---- live events ---- */
+
+/* The visit an event of (site, visitor) at ts joins: the open one while
+ * it is idle for at most VISIT_IDLE_MS and within the days in memory,
+ * else a new one (with the next visit id).  NULL on error. */
+static visit *
+ingest_visit_at(ingest *g, int64_t site, uint64_t visitor, int64_t ts)
+{
+    visit *v = session_find(g->s, site, visitor);
+    int join = v != NULL && ts <= v->le_ts + VISIT_IDLE_MS
+               && ts >= v->fe_ts - VISIT_IDLE_MS
+               && day_of(v->fe_ts) >= day_of(g->hwm) - 1
+               && day_of(ts) >= day_of(g->hwm) - 1;
+    if (!join) {
+        int64_t id = db_visit_next_id(g->d);
+        if (id < 0)
+            return NULL;
+        v = session_open(g->s, site, visitor, id);
+    }
+    return v;
+}
 
 int
 ingest_event(ingest *g, const spool_event *e, const char **why)
@@ -339,16 +389,9 @@ ingest_event(ingest *g, const spool_event *e, const char **why)
     if (ts > g->hwm)
         g->hwm = ts;
 
-    visit *v = session_find(g->s, a.site, e->visitor_id);
-    int join = v != NULL && ts <= v->le_ts + VISIT_IDLE_MS
-               && ts >= v->fe_ts - VISIT_IDLE_MS
-               && day_of(v->fe_ts) >= day_of(g->hwm) - 1
-               && day_of(ts) >= day_of(g->hwm) - 1;
-    if (!join) {
-        int64_t id = db_visit_next_id(g->d);
-        if (id < 0 || (v = session_open(g->s, a.site, e->visitor_id, id)) == NULL)
-            return -1;
-    }
+    visit *v = ingest_visit_at(g, a.site, e->visitor_id, ts);
+    if (v == NULL)
+        return -1;
     visit_add(v, ts, seq, a.pathname, a.attrs, a.pageview,
               !(a.flags & DB_EV_NONINTERACTIVE));
     const spool_str *p = &e->field[SPOOL_F_PROPS];
@@ -508,5 +551,44 @@ ingest_ready(ingest *g)
                  session_count(g->s), uniq_entries(g->u));
     }
     g->ready = 1;
+    return 0;
+}
+
+/* ---- rebuilding stored days (purge) ---- */
+
+int
+ingest_rebuild_begin(ingest *g)
+{
+    ingest_reset(g);
+    g->s = session_new();
+    g->u = uniq_new();
+    if (g->s == NULL || g->u == NULL
+        || (g->pv_id = db_pageview_id(g->d)) < 0) {
+        ingest_reset(g);
+        return -1;
+    }
+    g->hwm = 0;
+    g->ready = 1;
+    return 0;
+}
+
+int
+ingest_rebuild_event(ingest *g, const db_event2 *e, int64_t *visit_id)
+{
+    if (!g->ready || e->ts < 0)
+        return -1;
+    if (e->ts > g->hwm)
+        g->hwm = e->ts;
+    visit *v = ingest_visit_at(g, e->site_id, e->visitor_id, e->ts);
+    if (v == NULL)
+        return -1;
+    int pv = e->name_id == g->pv_id && g->pv_id > 0;
+    visit_add(v, e->ts, e->seq, e->pathname_id, e->attrs_id, pv,
+              !(e->flags & DB_EV_NONINTERACTIVE));
+    if (ingest_mark(g, v) != 0
+        || ingest_event_dims(g, v, e->ts, e->name_id, e->pathname_id,
+                             e->hostname_id, e->props_id, NULL, 0, pv) != 0)
+        return -1;
+    *visit_id = v->id;
     return 0;
 }

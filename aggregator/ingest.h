@@ -71,4 +71,30 @@ typedef struct {
 
 void ingest_get_stats(const ingest *g, ingest_stats *st);
 
+/* ---- rebuilding stored days (tallyd purge, aggregator/purge.c) ----
+ *
+ * An ingest of its own (ingest_new on the same handle) re-derives the
+ * visits and rollups of whole site-days from their stored raw events,
+ * after the caller deleted those days' visits and rollup rows, inside
+ * the caller's transaction:
+ *
+ *     ingest_rebuild_begin(g);
+ *     ingest_rebuild_event(g, e, &visit_id) ...   (ts, seq) order, per site
+ *     ingest_flush(g) ...                         as often as wanted
+ *
+ * Sessions, visitor sets and rollup deltas are the live path's own
+ * (ingest_event after enrichment: same visit rule, same code), so the
+ * rebuilt rows equal those a fresh drain of the remaining events would
+ * write.  Visits get new ids; no raw row is written (the caller stores
+ * visit_id in the event's row).  ingest_flush writes this ingest's
+ * high-water mark into meta hwm_ms: the caller restores the real one.
+ * The days fed must not share a visit with days not fed. */
+
+/* Empties g's state and makes it ready without replaying.  0 or -1. */
+int ingest_rebuild_begin(ingest *g);
+
+/* Adds stored event e (its visit_id is ignored); *visit_id is the id of
+ * the visit it now belongs to.  Returns 0 or -1. */
+int ingest_rebuild_event(ingest *g, const db_event2 *e, int64_t *visit_id);
+
 #endif

@@ -3,6 +3,7 @@
 #include "aggregator/conf.h"
 #include "aggregator/crypto.h"
 #include "aggregator/db.h"
+#include "aggregator/goals.h"
 #include "aggregator/keys.h"
 #include "aggregator/log.h"
 
@@ -28,6 +29,19 @@ keys_cli_print(void *ctx, const db_key_info *k)
     return 0;
 }
 
+/* Restricts key kid to the n sites; on failure revokes it. */
+static int
+keys_cli_scope(db *d, int64_t kid, const int64_t *site_ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (db_key_site_add(d, kid, site_ids[i]) != 0) {
+            db_key_revoke(d, kid, (int64_t)time(NULL));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 cli_keys(int argc, char **argv)
 {
@@ -44,6 +58,16 @@ cli_keys(int argc, char **argv)
                         "Run 'tallyd --help' for usage.\n", sub);
         return CLI_USAGE;
     }
+    /* keys add --site DOMAIN (repeatable): scope the key (goals.h) */
+    const char *sites[16];
+    int nsites = 0, n2 = 1;
+    for (int i = 1; i < argc; i++) {
+        if (is_add && strcmp(argv[i], "--site") == 0 && i + 1 < argc && nsites < 16)
+            sites[nsites++] = argv[++i];
+        else
+            argv[n2++] = argv[i];
+    }
+    argc = n2;
     conf c;
     char err[1024];
     const char *pos[1];
@@ -82,11 +106,24 @@ cli_keys(int argc, char **argv)
         return CLI_ERR;
     }
     int rc = CLI_OK;
+    int64_t site_ids[16];
+    for (int i = 0; i < nsites; i++) {
+        if (db_goals_init(d) != 0 || db_site_find(d, sites[i], &site_ids[i]) != 1) {
+            fprintf(stderr, "tallyd keys add: no site '%s' (add it with 'tallyd sites add')\n",
+                    sites[i]);
+            db_close(d);
+            return CLI_ERR;
+        }
+    }
     if (is_add) {
         char key[KEYS_BUF];
         int64_t kid;
         if (keys_add(d, c.name[0] ? c.name : "", key, &kid) != 0) {
             fprintf(stderr, "tallyd keys add: cannot store the key: %s\n", db_errmsg(d));
+            rc = CLI_ERR;
+        } else if (keys_cli_scope(d, kid, site_ids, nsites) != 0) {
+            fprintf(stderr, "tallyd keys add: cannot scope the key (revoked it): %s\n",
+                    db_errmsg(d));
             rc = CLI_ERR;
         } else {
             printf("created API key id %lld%s%s; store it now, it cannot be shown again:\n%s\n",

@@ -1,9 +1,11 @@
 /* main.c -- tallyd: command dispatch, --help, --version. */
 #include "aggregator/cli.h"
+#include "aggregator/cli_purge.h"
 #include "aggregator/import.h"
 #include "aggregator/users_cli.h"
 #include "aggregator/replica.h"
 #include "aggregator/ship.h"
+#include "aggregator/sites_cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +53,12 @@ main(int argc, char **argv)
         return cli_users(argc - 2, argv + 2);
     if (strcmp(cmd, "share") == 0)
         return cli_share(argc - 2, argv + 2);
+    if (strcmp(cmd, "sites") == 0)
+        return cli_sites(argc - 2, argv + 2);
+    if (strcmp(cmd, "goals") == 0)
+        return cli_goals(argc - 2, argv + 2);
+    if (strcmp(cmd, "purge") == 0)
+        return pg_cli_purge(argc - 2, argv + 2);
     fprintf(stderr, "tallyd: unknown %s '%s'\nRun 'tallyd --help' for usage.\n",
             cmd[0] == '-' ? "flag" : "command", cmd);
     return CLI_USAGE;

@@ -1,16 +1,22 @@
-/* rollup.c -- see rollup.h.  Rows live in one dense array (so a flush
- * walks them in insertion order); an index of uint32 slots finds them. */
+/* rollup.c -- see rollup.h.  Rows live in fixed-size chunks that never
+ * move (so row pointers stay valid until rollup_clear; a flush walks them
+ * in insertion order); an index of uint32 slots finds them. */
 #include "aggregator/rollup.h"
 #include "aggregator/vmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define ROLLUP_CHUNK_BITS 10
+#define ROLLUP_CHUNK (1u << ROLLUP_CHUNK_BITS)
+
 struct rollup {
-    rollup_row *rows;
-    size_t      n, cap;
+    rollup_row **chunks;
+    size_t      n, cap, nchunks;
     uint32_t   *idx;      /* row index + 1, 0 = empty */
     size_t      mask;
+    uint32_t   *order;    /* flush: row indexes in key order */
+    size_t      capord;
 };
 
 rollup *
@@ -33,8 +39,11 @@ rollup_free(rollup *r)
 {
     if (r == NULL)
         return;
-    free(r->rows);
+    for (size_t i = 0; i < r->nchunks; i++)
+        free(r->chunks[i]);
+    free(r->chunks);
     free(r->idx);
+    free(r->order);
     free(r);
 }
 
@@ -42,6 +51,12 @@ size_t
 rollup_count(const rollup *r)
 {
     return r->n;
+}
+
+static inline rollup_row *
+rollup_row_at(const rollup *r, size_t k)
+{
+    return &r->chunks[k >> ROLLUP_CHUNK_BITS][k & (ROLLUP_CHUNK - 1)];
 }
 
 static size_t
@@ -59,7 +74,7 @@ rollup_rehash(rollup *r, size_t ncap)
         return -1;
     size_t nmask = ncap - 1;
     for (size_t k = 0; k < r->n; k++) {
-        const rollup_row *w = &r->rows[k];
+        const rollup_row *w = rollup_row_at(r, k);
         size_t i = rollup_hash(w->site, w->dim, w->hour, w->k1, w->k2) & nmask;
         while (ni[i] != 0)
             i = (i + 1) & nmask;
@@ -80,7 +95,7 @@ rollup_at(rollup *r, int64_t site, int dim, int64_t hour, int64_t k1,
         uint32_t x = r->idx[i];
         if (x == 0)
             break;
-        rollup_row *w = &r->rows[x - 1];
+        rollup_row *w = rollup_row_at(r, x - 1);
         if (w->site == site && w->dim == dim && w->hour == hour
             && w->k1 == k1 && w->k2 == k2)
             return w->m;
@@ -92,14 +107,20 @@ rollup_at(rollup *r, int64_t site, int dim, int64_t hour, int64_t k1,
         return rollup_at(r, site, dim, hour, k1, k2);
     }
     if (r->n == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 1024;
-        rollup_row *p = realloc(r->rows, ncap * sizeof(*p));
-        if (p == NULL)
+        if ((r->nchunks & (r->nchunks - 1)) == 0) {     /* 0, 1, 2, 4, ... */
+            size_t nc = r->nchunks ? r->nchunks * 2 : 1;
+            rollup_row **p = realloc(r->chunks, nc * sizeof(*p));
+            if (p == NULL)
+                return NULL;
+            r->chunks = p;
+        }
+        rollup_row *c = malloc(ROLLUP_CHUNK * sizeof(*c));
+        if (c == NULL)
             return NULL;
-        r->rows = p;
-        r->cap = ncap;
+        r->chunks[r->nchunks++] = c;
+        r->cap += ROLLUP_CHUNK;
     }
-    rollup_row *w = &r->rows[r->n++];
+    rollup_row *w = rollup_row_at(r, r->n++);
     memset(w, 0, sizeof(*w));
     w->site = site;
     w->dim = dim;
@@ -118,17 +139,62 @@ rollup_clear(rollup *r)
     r->n = 0;
 }
 
+static int
+rollup_key_cmp(const void *a, const void *b, void *ctx)
+{
+    const rollup *r = ctx;
+    const rollup_row *x = rollup_row_at(r, *(const uint32_t *)a);
+    const rollup_row *y = rollup_row_at(r, *(const uint32_t *)b);
+    if (x->site != y->site)
+        return x->site < y->site ? -1 : 1;
+    if (x->dim != y->dim)
+        return x->dim < y->dim ? -1 : 1;
+    if (x->hour != y->hour)
+        return x->hour < y->hour ? -1 : 1;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    if (x->k2 != y->k2)
+        return x->k2 < y->k2 ? -1 : 1;
+    return 0;
+}
+
+/* Rows are written in primary-key order (site, dim, hour, k1, k2): the
+ * upserts then walk rollup_hourly's b-tree once, front to back, instead
+ * of jumping between its (site, dim) ranges. */
 int
 rollup_flush(rollup *r, db *d)
 {
     int rc = 0;
-    for (size_t k = 0; k < r->n && rc == 0; k++) {
-        const rollup_row *w = &r->rows[k];
-        int any = 0;
-        for (int j = 0; j < M_COUNT; j++)
-            any |= w->m[j] != 0;
-        if (any)
-            rc = db_rollup_add(d, w);
+    size_t n = 0;
+    if (r->n > r->capord) {
+        uint32_t *p = realloc(r->order, r->n * sizeof(*p));
+        if (p != NULL) {
+            r->order = p;
+            r->capord = r->n;
+        }
+    }
+    if (r->n <= r->capord) {
+        for (size_t k = 0; k < r->n; k++) {
+            const rollup_row *w = rollup_row_at(r, k);
+            int any = 0;
+            for (int j = 0; j < M_COUNT; j++)
+                any |= w->m[j] != 0;
+            if (any)
+                r->order[n++] = (uint32_t)k;
+        }
+        if (n > 1)          /* qsort_r(NULL, 0, ...) is undefined (UBSan) */
+            qsort_r(r->order, n, sizeof(*r->order), rollup_key_cmp, r);
+        for (size_t k = 0; k < n && rc == 0; k++)
+            rc = db_rollup_add(d, rollup_row_at(r, r->order[k]));
+    } else {                              /* no memory to sort: as they come */
+        for (size_t k = 0; k < r->n && rc == 0; k++) {
+            const rollup_row *w = rollup_row_at(r, k);
+            int any = 0;
+            for (int j = 0; j < M_COUNT; j++)
+                any |= w->m[j] != 0;
+            if (any)
+                rc = db_rollup_add(d, w);
+        }
     }
     rollup_clear(r);
     return rc;

@@ -23,8 +23,8 @@ rollup *rollup_new(void);
 void rollup_free(rollup *r);
 
 /* The delta row of (site, dim, hour, k1, k2), created zeroed when absent.
- * The pointer is owned by r and valid until the next rollup_at or
- * rollup_clear.  NULL when out of memory. */
+ * The pointer is owned by r and valid until rollup_clear or rollup_flush
+ * (rows never move).  NULL when out of memory. */
 int64_t *rollup_at(rollup *r, int64_t site, int dim, int64_t hour,
                    int64_t k1, int64_t k2);
 

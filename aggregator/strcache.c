@@ -21,14 +21,27 @@ struct strcache {
     size_t    arena_used;
 };
 
+/* Eight bytes a step (dictionary strings, User-Agents and URLs are tens
+ * to hundreds of bytes): multiply-xorshift rounds, a final mix. */
 static uint64_t
 sc_hash(const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;           /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ull;
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+        p += 8;
+        len -= 8;
     }
+    uint64_t w = 0;
+    memcpy(&w, p, len);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 32;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
     return h ? h : 1;
 }
 

@@ -265,6 +265,7 @@ ngx_http_tally_init_main_conf(ngx_conf_t *cf, void *conf)
     u_char          *p;
     tv_state         st;
     ngx_str_t        zone = ngx_string("tally");
+    ngx_file_info_t  fi;
 
     ngx_conf_init_size_value(tmcf->segment_size, 64 * 1024 * 1024);
     ngx_conf_init_msec_value(tmcf->segment_age, 3600 * 1000);
@@ -346,6 +347,21 @@ ngx_http_tally_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
                            "tally: created salt state file \"%V\"",
                            &tmcf->salt_file);
+    }
+
+    /* whoever reads today's key can recompute today's visitor ids from
+     * an IP address (docs/security.md) */
+    if (ngx_file_info(tmcf->salt_file.data, &fi) != NGX_FILE_ERROR
+        && (ngx_file_access(&fi) & 077))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "tally: salt state file \"%V\" is accessible by "
+                           "other users (mode 0%ui%ui%ui), who could "
+                           "recompute today's visitor ids: chmod 600 it",
+                           &tmcf->salt_file,
+                           (ngx_uint_t) (ngx_file_access(&fi) >> 6) & 7,
+                           (ngx_uint_t) (ngx_file_access(&fi) >> 3) & 7,
+                           (ngx_uint_t) ngx_file_access(&fi) & 7);
     }
 
     return NGX_CONF_OK;

@@ -141,6 +141,59 @@ ngx_http_tally_writer_report(ngx_log_t *log, ngx_uint_t always)
 }
 
 
+/*
+ * TEST SEAM -- never set in production.  Seconds added to the clock when
+ * the worker computes today's UTC day for the salt ratchet (nothing else:
+ * spool record times are not shifted), from the environment variable
+ * TALLY_TEST_CLOCK_OFFSET (a signed decimal), read once at worker start.
+ * NGINX clears the environment of its workers: the variable reaches them
+ * only through the main-context directive "env TALLY_TEST_CLOCK_OFFSET;"
+ * (or "env TALLY_TEST_CLOCK_OFFSET=86400;").  The master's own check of
+ * the state file at configuration time uses the real clock.  Tests use
+ * it to cross midnight (tests/ngx_module/test_ratchet_edge.py).
+ */
+static time_t  ngx_http_tally_clock_offset;
+
+
+static void
+ngx_http_tally_writer_clock_seam(ngx_log_t *log)
+{
+    char       *v, *end;
+    long long   n;
+
+    ngx_http_tally_clock_offset = 0;
+
+    v = getenv("TALLY_TEST_CLOCK_OFFSET");
+    if (v == NULL || *v == '\0') {
+        return;
+    }
+
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < -(1LL << 40) || n > (1LL << 40)) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "tally: ignoring invalid TALLY_TEST_CLOCK_OFFSET \"%s\"",
+                      v);
+        return;
+    }
+
+    ngx_http_tally_clock_offset = (time_t) n;
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "tally: TALLY_TEST_CLOCK_OFFSET=%T shifts the salt day "
+                  "(a test seam: never set it in production)",
+                  ngx_http_tally_clock_offset);
+}
+
+
+/* Today's UTC day for the salt ratchet (with the test seam's offset). */
+static uint32_t
+ngx_http_tally_writer_today(void)
+{
+    return tv_day_of((int64_t) ngx_time()
+                     + (int64_t) ngx_http_tally_clock_offset);
+}
+
+
 /* Brings the salt state to `today`.  If the state file cannot be synced
  * but a state is loaded, the key is ratcheted in memory (ids stay right,
  * the file stays behind) and the failure is logged. */
@@ -602,6 +655,17 @@ ngx_http_tally_tick_handler(ngx_event_t *ev)
 
     ngx_add_timer(ev, NGX_HTTP_TALLY_TICK);
 
+    /*
+     * The day turns for an idle edge too: ratchet here, not only on the
+     * next beacon, so yesterday's key does not outlive midnight.
+     */
+    if (ngx_http_tally_w.salt_ok
+        && ngx_http_tally_writer_today() > ngx_http_tally_w.st.day)
+    {
+        (void) ngx_http_tally_writer_salt(ngx_http_tally_w.log,
+                                          ngx_http_tally_writer_today());
+    }
+
     ngx_http_tally_writer_scan(ngx_http_tally_w.log);
 
     if (ngx_http_tally_w.busy) {
@@ -696,7 +760,9 @@ ngx_http_tally_writer_init(ngx_cycle_t *cycle,
         return;
     }
 
-    (void) ngx_http_tally_writer_salt(cycle->log, tv_day_of(ngx_time()));
+    ngx_http_tally_writer_clock_seam(cycle->log);
+    (void) ngx_http_tally_writer_salt(cycle->log,
+                                      ngx_http_tally_writer_today());
 
     if (tmcf->sync != NGX_HTTP_TALLY_SYNC_ALWAYS) {
         (void) tally_seg_open(&ngx_http_tally_w.seg);
@@ -722,7 +788,7 @@ ngx_http_tally_writer_ready(ngx_log_t *log)
         return NGX_DECLINED;
     }
 
-    today = tv_day_of(ngx_time());
+    today = ngx_http_tally_writer_today();
 
     if (!ngx_http_tally_w.salt_ok || today > ngx_http_tally_w.st.day) {
         if (ngx_http_tally_writer_salt(log, today) != NGX_OK) {

@@ -10,7 +10,7 @@ PKGS=(
   libsqlite3-dev sqlite3 libjansson-dev libhiredis-dev libmicrohttpd-dev
   libpcre2-dev libmaxminddb-dev libsodium-dev zlib1g-dev
   python3 python3-pytest wrk redis-server curl ca-certificates
-  chromium
+  chromium iso-codes
 )
 
 SUDO=

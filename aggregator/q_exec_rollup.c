@@ -1,0 +1,249 @@
+/* q_exec_rollup.c -- the rollup path: queries that rollup_hourly answers
+ * exactly (see qx_rollup_run) are summed there, per site-local bucket. */
+#include "aggregator/q_exec_int.h"
+
+#include <string.h>
+
+/* The rollup dim holding dimension k, or -1. */
+static int
+qx_rollup_dim(q_dim_kind k)
+{
+    switch (k) {
+    case Q_D_EVENT_PAGE: return DIM_PAGE;
+    case Q_D_EVENT_HOSTNAME: return DIM_HOSTNAME;
+    case Q_D_EVENT_NAME: return DIM_NAME;
+    case Q_D_VISIT_ENTRY_PAGE: return DIM_ENTRY_PAGE;
+    case Q_D_VISIT_EXIT_PAGE: return DIM_EXIT_PAGE;
+    case Q_D_VISIT_SOURCE: return DIM_SOURCE;
+    case Q_D_VISIT_REFERRER: return DIM_REFERRER;
+    case Q_D_VISIT_CHANNEL: return DIM_CHANNEL;
+    case Q_D_VISIT_UTM_MEDIUM: return DIM_UTM_MEDIUM;
+    case Q_D_VISIT_UTM_SOURCE: return DIM_UTM_SOURCE;
+    case Q_D_VISIT_UTM_CAMPAIGN: return DIM_UTM_CAMPAIGN;
+    case Q_D_VISIT_UTM_CONTENT: return DIM_UTM_CONTENT;
+    case Q_D_VISIT_UTM_TERM: return DIM_UTM_TERM;
+    case Q_D_VISIT_COUNTRY:
+    case Q_D_VISIT_COUNTRY_NAME: return DIM_COUNTRY;
+    case Q_D_VISIT_BROWSER: return DIM_BROWSER;
+    case Q_D_VISIT_BROWSER_VERSION: return DIM_BROWSER_VERSION;
+    case Q_D_VISIT_OS: return DIM_OS;
+    case Q_D_VISIT_OS_VERSION: return DIM_OS_VERSION;
+    case Q_D_VISIT_DEVICE: return DIM_DEVICE;
+    default: return -1;
+    }
+}
+
+/* What one fetch contributes. */
+enum qx_part { QX_P_EV = 1, QX_P_VI = 2, QX_P_VI_PV = 4 };
+
+typedef struct {
+    qx_ctx        *c;
+    const qx_plan *p;
+    qg_table      *t;
+    int            di;            /* index of the non-time dim, -1 */
+    int            use_k2;        /* version dims: the key is k2   */
+    int            part;
+    int            dim;
+    enum dbq_bucket bucket;
+    int            nvals;         /* distinct (k1, k2) met, up to 2 */
+    int64_t        val[2];
+} qx_ru;
+
+static int
+qx_ru_row(void *ctx, const dbq_rollup_row *row)
+{
+    qx_ru *u = ctx;
+    const qx_plan *p = u->p;
+    qx_ctx *c = u->c;
+    const int64_t *m = row->m;
+    if (u->nvals == 0 || (u->nvals == 1 && (row->k1 != u->val[0] || row->k2 != u->val[1]))) {
+        if (u->nvals++ == 0) {
+            u->val[0] = row->k1;
+            u->val[1] = row->k2;
+        }
+    }
+    int make = ((u->part & QX_P_EV) && m[M_EVENTS] > 0)
+               || ((u->part & QX_P_VI) && m[M_VISITS] > 0);
+    int64_t k[Q_MAX_DIMS] = { 0 };
+    if (u->di >= 0)
+        k[u->di] = u->use_k2 ? row->k2 : row->k1;
+    if (p->ti >= 0) {
+        if (u->bucket == DBQ_B_HOUR)
+            k[p->ti] = qx_time_key(c, Q_D_TIME_HOUR, row->b * QX_HOUR_MS);
+        else
+            k[p->ti] = qx_day_key(c, p->tkind, row->b);
+    }
+    long g = make ? qg_get(u->t, k) : qg_find(u->t, k);
+    if (g < 0)
+        return make ? qx_fail(c, 500, "out of memory") : 0;
+    qx_acc *a = &u->t->g[g].acc;
+    int64_t vis = p->vmode == QX_VM_HOUR ? m[M_VISITORS_HOUR] : m[M_VISITORS_NEW];
+    if (u->part & QX_P_EV) {
+        a->ev_pv += m[M_PAGEVIEWS];
+        a->ev_ev += m[M_EVENTS];
+        a->ev_visitors += vis;
+        a->ev_visits += m[M_VISITS];
+    }
+    if (u->part & QX_P_VI) {
+        a->vi_visits += m[M_VISITS];
+        a->vi_bounces += m[M_BOUNCES];
+        a->vi_duration += m[M_DURATION];
+        if (u->dim != DIM_TOTAL) {
+            a->vi_pv += m[M_PAGEVIEWS];
+            a->vi_ev += m[M_EVENTS];
+            a->vi_visitors += vis;
+        }
+    }
+    if (u->part & QX_P_VI_PV)
+        a->vi_pv += m[M_PAGEVIEWS];
+    return 0;
+}
+
+/* One rollup dim over the range, split where the zone's offset changes
+ * (day buckets), into u. */
+static int
+qx_ru_fetch(qx_ru *u, int dim, int part, const dbq_pred *pred)
+{
+    qx_ctx *c = u->c;
+    const q_query *q = c->q;
+    int64_t h0 = q->range.from_ms / QX_HOUR_MS, h1 = q->range.to_ms / QX_HOUR_MS;
+    u->dim = dim;
+    u->part = part;
+    dbq_rollup_req req = { .site = c->site, .dim = dim, .pred = pred, .m = c->m };
+    u->bucket = u->p->ti < 0 ? DBQ_B_NONE
+              : u->p->tkind == Q_D_TIME_HOUR ? DBQ_B_HOUR : DBQ_B_DAY;
+    req.bucket = u->bucket;
+    int64_t s = h0;
+    while (s < h1) {
+        int64_t e = s + 1;
+        int off = tz_offset_at(c->z, s * 3600) / 3600;
+        if (u->bucket == DBQ_B_DAY)
+            while (e < h1 && tz_offset_at(c->z, e * 3600) / 3600 == off)
+                e++;
+        else
+            e = h1;
+        req.h0 = s;
+        req.h1 = e;
+        req.off_h = off;
+        int rc = dbq_rollup(c->d, &req, qx_ru_row, u);
+        if (rc != 0) {
+            if (qm_error(c->m))
+                return qx_fail(c, 400, "%s", qm_error(c->m));
+            return c->err[0] ? -1 : qx_fail(c, 500, "database error");
+        }
+        s = e;
+    }
+    return 0;
+}
+
+/* No breakdown, filters on one event dimension (page, name, hostname):
+ * the rows of the matching values summed -- exact for pageviews and
+ * events, and for visitors when one value matches (a visitor of two
+ * matching pages is one visitor).  Returns 1, 0 (not answerable: t is
+ * emptied again) or -1. */
+static int
+qx_rollup_filtered_total(qx_ctx *c, const qx_plan *p, qg_table *t)
+{
+    const q_query *q = c->q;
+    int col = -1, need_visitors = 0;
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const q_filter *f = &q->filters[i];
+        int fc = f->op <= Q_OP_MATCHES_NOT ? qx_dim_col(f->dim.kind) : -1;
+        if ((fc != DBQ_PAGE && fc != DBQ_NAME && fc != DBQ_HOST)
+            || (col >= 0 && fc != col))
+            return 0;
+        col = fc;
+    }
+    for (size_t i = 0; i < q->nmetrics; i++) {
+        q_metric m = q->metrics[i];
+        if (m != Q_M_VISITORS && m != Q_M_PAGEVIEWS && m != Q_M_EVENTS)
+            return 0;
+        need_visitors |= m == Q_M_VISITORS;
+    }
+    qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    int dim = col == DBQ_PAGE ? DIM_PAGE : col == DBQ_NAME ? DIM_NAME : DIM_HOSTNAME;
+    if (qx_ru_fetch(&u, dim, QX_P_EV, p->pred) != 0)
+        return -1;
+    if (need_visitors && u.nvals > 1) {
+        size_t nk = t->nk;
+        qg_free(t);
+        t->nk = nk;
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 when every offset of the zone in [from, to) is a whole hour. */
+static int
+qx_whole_hours(const qx_ctx *c)
+{
+    const q_range *r = &c->q->range;
+    for (int64_t t = r->from_ms / 1000; t < r->to_ms / 1000; t += 3600)
+        if (tz_offset_at(c->z, t) % 3600 != 0)
+            return 0;
+    return 1;
+}
+
+int
+qx_rollup_run(qx_ctx *c, const qx_plan *p, qg_table *t)
+{
+    const q_query *q = c->q;
+    if (c->force_raw || !q->range.hour_aligned || p->vmode == QX_VM_DISTINCT
+        || q->range.to_ms <= q->range.from_ms || !qx_whole_hours(c))
+        return 0;
+    qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    int col = -1;
+    for (size_t i = 0; i < q->ndims; i++) {
+        if ((int)i == p->ti)
+            continue;
+        if (u.di >= 0 || qx_rollup_dim(q->dims[i].kind) < 0)
+            return 0;
+        u.di = (int)i;
+        col = qx_dim_col(q->dims[i].kind);
+    }
+    q_dim_kind dk = u.di >= 0 ? q->dims[u.di].kind : Q_D_COUNT;
+    int dim = u.di >= 0 ? qx_rollup_dim(dk) : DIM_TOTAL;
+    u.use_k2 = dim == DIM_BROWSER_VERSION || dim == DIM_OS_VERSION;
+    /* a version's visitors over several browsers are not a sum: a
+     * visitor may have used two of them (raw path) */
+    for (size_t i = 0; u.use_k2 && i < q->nmetrics; i++) {
+        q_metric m = q->metrics[i];
+        if (m == Q_M_VISITORS || m == Q_M_PERCENTAGE || m == Q_M_CONVERSION_RATE
+            || m == Q_M_GROUP_CONVERSION_RATE)
+            return 0;
+    }
+    if (u.di < 0 && q->nfilters)
+        return qx_rollup_filtered_total(c, p, t);
+    /* filters: only simple ones on the breakdown's own rollup columns */
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const q_filter *f = &q->filters[i];
+        if (f->op > Q_OP_MATCHES_NOT || u.di < 0)
+            return 0;
+        int fc = qx_dim_col(f->dim.kind);
+        int same = fc == col
+                   || (dim == DIM_BROWSER_VERSION && fc == DBQ_ATTR0 + ATTR_BROWSER)
+                   || (dim == DIM_OS_VERSION && fc == DBQ_ATTR0 + ATTR_OS);
+        if (!same || f->dim.kind == Q_D_EVENT_PROP)
+            return 0;
+    }
+    if (p->need_vi_pv && q->nfilters)
+        return 0;
+    if (u.di >= 0 && qx_dim_is_event(dk)) {
+        if (p->need_vi && (dk != Q_D_EVENT_PAGE || q->nfilters))
+            return 0;
+        if ((p->need_ev || !p->need_vi)
+            && qx_ru_fetch(&u, dim, QX_P_EV, p->pred) != 0)
+            return -1;
+        if (p->need_vi && qx_ru_fetch(&u, DIM_ENTRY_PAGE, QX_P_VI, NULL) != 0)
+            return -1;
+        return 1;
+    }
+    if (u.di >= 0)
+        return qx_ru_fetch(&u, dim, QX_P_VI, p->pred) == 0 ? 1 : -1;
+    int part = (p->need_ev || !p->need_vi ? QX_P_EV : 0) | (p->need_vi ? QX_P_VI : 0);
+    if (qx_ru_fetch(&u, DIM_TOTAL, part, NULL) != 0)
+        return -1;
+    if (p->need_vi_pv && qx_ru_fetch(&u, DIM_DEVICE, QX_P_VI_PV, NULL) != 0)
+        return -1;
+    return 1;
+}
