@@ -299,7 +299,7 @@ class Stack:
     def breakdown(self, site, dim, metric):
         st, data = self.agg.query({"site_id": site, "metrics": [metric],
                                    "date_range": "day", "dimensions": [dim]})
-        if st == 404 and "not found" in data.get("error", ""):
+        if st == 404:                   # the site has no event yet
             return {}                   # no event for the site yet
         assert st == 200, data
         return {r["dimensions"][0]: r["metrics"][0] for r in data["results"]}
@@ -308,7 +308,7 @@ class Stack:
         metrics = ["visitors", "pageviews", "events"]
         st, data = self.agg.query({"site_id": site, "metrics": metrics,
                                    "date_range": "day"})
-        if st == 404 and "not found" in data.get("error", ""):
+        if st == 404:                   # the site has no event yet
             return dict.fromkeys(metrics, 0)
         assert st == 200, data
         return dict(zip(metrics, data["results"][0]["metrics"]))
