@@ -530,10 +530,6 @@ def test_custom_events_with_props(stack, pages, site):
     assert names[:2] == ["pageview", "Early"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tallyd's Stats API does not answer the event:props:<key> dimension "
-    "yet (400 unsupported dimension; aggregator/api_query.c), so custom "
-    "properties are checked in the spool above"))
 def test_custom_event_props_via_stats_api(stack, pages, site):
     path = stack.page("props", site, attrs="data-allow-localhost")
     p = pages(stack.origin + path)
