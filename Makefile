@@ -61,7 +61,7 @@ MODULE_SRCS  := config $(wildcard ngx_module/*) $(SPOOL_SRCS) $(VISITOR_SRCS) \
 NODE_MODULES ?= node_modules
 DATA := build/data/uap.json build/data/referers.json
 
-.PHONY: all build deps test unit jstest pytest fuzz fuzz-build fuzz-smoke demo clean
+.PHONY: all build deps test unit jstest pytest chaos fuzz fuzz-build fuzz-smoke demo clean
 all: build
 
 build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js build/tally.js \
@@ -174,6 +174,12 @@ unit: $(TEST_BINS) $(DATA)
 pytest: build
 	TALLY_BIN=$(CURDIR)/$(OUT) TALLY_MODULE=$(CURDIR)/$(MODULE_SO) \
 	    $(PYTEST) -q tests $(PYTEST_ARGS)
+
+# longer chaos run: make chaos [CHAOS_SECONDS=300] [SANITIZE=address]
+# (make test runs the short default through tests/)
+chaos: build
+	TALLY_BIN=$(CURDIR)/$(OUT) TALLY_MODULE=$(CURDIR)/$(MODULE_SO) \
+	    CHAOS_SECONDS=$(or $(CHAOS_SECONDS),300) $(PYTEST) -q tests/chaos $(PYTEST_ARGS)
 
 # ---- fuzzing (clang + libFuzzer) --------------------------------------------
 # The library sources are compiled once with coverage + ASan/UBSan into an

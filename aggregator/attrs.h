@@ -30,8 +30,8 @@ typedef struct attrs_ctx attrs_ctx;
 
 /* Resolves the enrichment data directory into out (cap bytes): flag when
  * given (it must hold uap.json and referers.json), else the first of
- * <binary dir>/data, <binary dir>/../build/data, /usr/share/tally/data
- * holding both files.  Returns 1 found, 0 none found (out = ""), -1 when
+ * <binary dir>/data, <binary dir>/../build/data, <binary dir>/../data
+ * (build/<sanitizer>/tallyd), /usr/share/tally/data holding both files.  Returns 1 found, 0 none found (out = ""), -1 when
  * the explicit flag directory lacks the files (message in err). */
 int attrs_find_data_dir(const char *flag, char *out, size_t cap, char *err,
                         size_t errlen);

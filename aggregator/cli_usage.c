@@ -19,6 +19,7 @@ cli_usage(FILE *out)
 "      --batch-events N     max events per drain transaction (default 50000)\n"
 "      --data-dir DIR       enrichment data (uap.json, referers.json); default:\n"
 "                           <tallyd's dir>/data, <tallyd's dir>/../build/data,\n"
+"                           <tallyd's dir>/../data,\n"
 "                           then /usr/share/tally/data\n"
 "      --retain-raw DAYS    delete raw events (and visits) older than DAYS\n"
 "                           days, hourly, in small batches; rollups are kept\n"

@@ -242,8 +242,10 @@ drain_pass(drain *dr, drain_stats *st, const atomic_int *stop)
     }
     ns = drain_streams(v, n, ss);
     /* each stream's segments: a contiguous run of bypid */
-    memcpy(bypid, v, n * sizeof(*bypid));
-    qsort(bypid, n, sizeof(*bypid), drain_name_cmp_pid);
+    if (n > 0) {            /* v is NULL when n == 0 (UBSan) */
+        memcpy(bypid, v, n * sizeof(*bypid));
+        qsort(bypid, n, sizeof(*bypid), drain_name_cmp_pid);
+    }
     for (size_t k = 0; k < ns; k++) {
         for (size_t i = 0; i < n; i++) {
             uint32_t pid;

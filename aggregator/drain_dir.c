@@ -81,7 +81,7 @@ drain_listed(const drain_name *v, size_t n, const char *name)
     if (strlen(name) >= sizeof(key.name))
         return 0;
     strcpy(key.name, name);
-    return bsearch(&key, v, n, sizeof(*v), drain_cmp) != NULL;
+    return n > 0 && bsearch(&key, v, n, sizeof(*v), drain_cmp) != NULL;
 }
 
 typedef struct {
