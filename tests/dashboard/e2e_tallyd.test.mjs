@@ -60,6 +60,11 @@ async function waitFor (fn, what, ms = 15000) {
 }
 
 const DAY = 86400000
+const UAS = [
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1'
+]
 const iso = (d) => new Date(d * DAY).toISOString().slice(0, 10)
 
 /** Events for a.example and b.example over the 20 days before today. */
@@ -67,19 +72,29 @@ function makeEvents () {
   const t0 = Math.floor(Date.now() / DAY)
   const evs = []
   let seed = 42
-  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+  // the high bits: the low bits of this LCG cycle (seed % 4 has period 4)
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor(seed / 65536) % n }
   for (let d = -20; d <= -1; d++) {
     for (let i = 0; i < 25; i++) {
       const site = rnd(3) === 0 ? 'b.example' : 'a.example'
       const path = ['/', '/pricing', '/pricing', '/blog', EVIL_PATH][rnd(5)]
+      // every panel tab gets rows: UTM tags, referrers, countries, browsers,
+      // OSes, devices and a custom event (a goal too); counts stay < 1000
+      const utm = [
+        '',
+        '',
+        '?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_content=banner&utm_term=analytics',
+        '?utm_source=twitter&utm_medium=social&utm_campaign=launch'
+      ][rnd(4)]
       evs.push({
         time_ms: (t0 + d) * DAY + rnd(DAY),
         visitor_id: 1000 + rnd(12) + (d + 100) * 100,
         site,
         name: rnd(5) === 0 ? 'signup' : 'pageview',
-        url: `https://${site}${path}`,
-        referrer: rnd(2) ? 'https://news.example/' : null,
-        ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'
+        url: `https://${site}${path}${utm}`,
+        referrer: [null, 'https://news.example/', 'https://www.google.com/', 'https://blog.example/post'][rnd(4)],
+        country: [null, 'DE', 'US', 'US', 'FR'][rnd(5)],
+        ua: UAS[rnd(UAS.length)]
       })
     }
   }
@@ -115,6 +130,9 @@ before(async () => {
     join(root, 'tests'), spool, join(dir, 'events.json')])
   run(['users', 'add', '--db', db, 'admin'], PASSWORD + '\n')
   key = run(['keys', 'add', '--db', db, '--name', 'e2e']).trim().split('\n').pop().trim()
+  run(['sites', 'add', '--db', db, 'a.example'])
+  run(['goals', 'add', '--db', db, '--site', 'a.example', '--event', 'signup'])
+  run(['goals', 'add', '--db', db, '--site', 'a.example', '--page', '/pricing'])
   share = run(['share', 'add', '--db', db, '--site', 'a.example']).trim().split('\n').pop().split('share=')[1]
   assert.ok(share && key)
 
@@ -218,9 +236,152 @@ async function checkTopStats (page, what) {
   return q
 }
 
+// Every panel tab, with the dimension and metrics it must query unfiltered
+// (dashboard/README.md), and whether the generated events give it rows.
+const PCT = ['visitors', 'percentage']
+const PANEL_TABS = [
+  ['sources', 'channels', 'visit:channel', PCT],
+  ['sources', 'sources', 'visit:source', PCT],
+  ['sources', 'referrers', 'visit:referrer', ['visitors']],
+  ['sources', 'utm_medium', 'visit:utm_medium', ['visitors']],
+  ['sources', 'utm_source', 'visit:utm_source', ['visitors']],
+  ['sources', 'utm_campaign', 'visit:utm_campaign', ['visitors']],
+  ['sources', 'utm_content', 'visit:utm_content', ['visitors']],
+  ['sources', 'utm_term', 'visit:utm_term', ['visitors']],
+  ['pages', 'pages', 'event:page', ['visitors', 'pageviews']],
+  ['pages', 'entry', 'visit:entry_page', ['visitors', 'visits']],
+  ['pages', 'exit', 'visit:exit_page', ['visitors', 'visits']],
+  ['locations', 'countries', 'visit:country_name', PCT],
+  ['devices', 'browsers', 'visit:browser', PCT],
+  ['devices', 'os', 'visit:os', PCT],
+  ['devices', 'devices', 'visit:device', PCT],
+  ['conversions', 'goals', 'event:goal', ['visitors', 'events', 'conversion_rate']],
+  ['conversions', 'events', 'event:name', ['visitors', 'events']]
+]
+const COUNT_METRICS = new Set(['visitors', 'visits', 'pageviews', 'events'])
+
+/** What a panel cell must read for an API value (independent of format.js). */
+function shownAs (metric, v) {
+  if (COUNT_METRICS.has(metric)) {
+    // the data keep every count below 1000, where the page shows it in full
+    assert.ok(Number.isInteger(v) && v >= 0 && v < 1000, `${metric} = ${v}: not a small count`)
+    return String(v)
+  }
+  assert.equal(typeof v, 'number', metric)
+  const r = Math.round(v * 10) / 10
+  return (Number.isInteger(r) ? String(r) : r.toFixed(1)) + '%'
+}
+
+/** The rows a panel shows: [{label, cells: {metric: {text, title}}}]. */
+function readRows (page, panel, metrics) {
+  return page.getByTestId('panel-rows-' + panel).evaluate((ol, metrics) =>
+    [...ol.querySelectorAll('[data-testid=panel-row]')].map((li) => ({
+      panel: li.getAttribute('data-panel'),
+      label: li.querySelector('[data-testid=panel-row-label]').textContent,
+      cells: Object.fromEntries(metrics.map((m) => {
+        const c = li.querySelector('[data-testid=panel-row-' + m + ']')
+        return [m, c ? { text: c.textContent, title: c.getAttribute('title') } : null]
+      }))
+    })), metrics)
+}
+
+/**
+ * Clicks through every panel tab and checks that its rows (labels and every
+ * metric, as displayed) equal the API's answer to the query the tab sent.
+ */
+async function checkPanels (page, what) {
+  const seen = []
+  for (const [panel, tab, dim, metrics] of PANEL_TABS) {
+    const where = `${what}: ${panel}/${tab}`
+    const tabBtn = page.getByTestId(`tab-${panel}-${tab}`)
+    if (await tabBtn.count()) {
+      await tabBtn.click()
+      await page.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`).getAttribute('aria-selected') === 'true', `tab-${panel}-${tab}`)
+    }
+    // the tab's rows are drawn (or it says there are none, or it failed)
+    await page.waitForFunction((p) => {
+      const s = document.querySelector(`[data-testid="panel-status-${p}"]`)
+      return s && !s.classList.contains('loading')
+    }, panel)
+    const status = await page.getByTestId('panel-status-' + panel).textContent()
+    assert.doesNotMatch(status, /Could not load/, where)
+    const qs = page.queries.filter((e) => (e.body.dimensions || [])[0] === dim && e.body.pagination)
+    assert.ok(qs.length, where + ': no query for ' + dim)
+    const q = qs[qs.length - 1]
+    assert.equal(q.status, 200, where)
+    assert.deepEqual(q.body.metrics, metrics, where + ': metrics sent')
+    assert.deepEqual(q.body.order_by, [[metrics[0], 'desc']], where)
+    assert.deepEqual(q.body.pagination, { limit: 9, offset: 0 }, where)
+    const api = await apiQuery(q.body)
+    assert.equal(api.status, 200, where + ': ' + JSON.stringify(api.json))
+    const want = api.json.results.map((r) => ({
+      label: r.dimensions[0] === '' || r.dimensions[0] === null ? '(none)' : String(r.dimensions[0]),
+      metrics: r.metrics
+    }))
+    assert.ok(want.length > 0, where + ': the API has no rows (the test data should give every tab some)')
+    assert.ok(want.length <= 9, where)
+    const rows = await readRows(page, panel, metrics)
+    assert.deepEqual(rows.map((r) => r.label), want.map((w) => w.label), where + ': labels (in order)')
+    for (let i = 0; i < rows.length; i++) {
+      assert.equal(rows[i].panel, panel, where)
+      metrics.forEach((m, j) => {
+        const v = want[i].metrics[j]
+        const c = rows[i].cells[m]
+        assert.ok(c, `${where}: row ${rows[i].label} has no ${m} cell`)
+        assert.equal(c.text, shownAs(m, v), `${where}: ${rows[i].label} ${m} shows ${c.text}, the API says ${v}`)
+        assert.ok(Math.abs(Number(c.title.replace(/,/g, '')) - v) < 0.01, `${where}: ${rows[i].label} ${m} title ${c.title}, the API says ${v}`)
+      })
+    }
+    seen.push(`${panel}/${tab}: ${JSON.stringify(rows.map((r) => r.label))}`)
+  }
+  return seen
+}
+
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * The graph is a uPlot canvas; its values are readable from the uPlot
+ * legend while the cursor is on a point.  Moves the mouse over every day
+ * and compares the legend (day and value) with the API's time:day series.
+ */
+async function checkGraph (page, what) {
+  const qs = page.queries.filter((e) => (e.body.dimensions || [])[0] === 'time:day')
+  assert.ok(qs.length, what + ': no time:day graph query')
+  const q = qs[qs.length - 1]
+  assert.equal(q.status, 200)
+  assert.deepEqual(q.body.metrics, ['visitors'])
+  const api = await apiQuery(q.body)
+  assert.equal(api.status, 200)
+  const labels = api.json.meta && api.json.meta.time_labels
+  assert.ok(Array.isArray(labels) && labels.length > 1, what + ': no time_labels')
+  const by = new Map(api.json.results.map((r) => [r.dimensions[0], r.metrics[0]]))
+  const values = labels.map((l) => by.get(l) || 0)
+  assert.ok(values.some((v) => v > 0), what + ': an empty series')
+  await page.waitForFunction(() => !document.querySelector('[data-testid=graph-status]').classList.contains('loading') &&
+    document.querySelector('[data-testid=graph] .u-over'))
+  const over = page.locator('[data-testid=graph] .u-over')
+  await over.scrollIntoViewIfNeeded()
+  const box = await over.boundingBox()
+  const legend = page.locator('[data-testid=graph] .u-legend .u-series')
+  for (let i = 0; i < labels.length; i++) {
+    const x = box.x + (box.width * i) / (labels.length - 1)
+    await page.mouse.move(Math.min(x, box.x + box.width - 1), box.y + box.height / 2)
+    const [y, m, d] = labels[i].split('-').map(Number)
+    const day = `${d} ${MONTH_NAMES[m - 1]} ${y}`
+    const want = shownAs('visitors', values[i])
+    await waitFor(async () => {
+      const t = await legend.evaluateAll((els) => els.map((e) => (e.querySelector('.u-value') || {}).textContent))
+      if (t[0] === day && t[1] === want) return true
+      throw new Error(`legend ${JSON.stringify(t)}, want ${day} = ${want}`)
+    }, `${what}: graph point ${labels[i]}`, 5000)
+  }
+  await page.mouse.move(0, 0)
+  return labels.length
+}
+
 const t = (name, fn) => test(name, { skip: why || false }, fn)
 
-t('log in through the form; top stats equal the API; filters, Back; XSS; screenshots; logout', async () => {
+t('log in through the form; top stats, every panel tab and the graph equal the API; filters, Back; XSS; screenshots; logout', async (tc) => {
   const page = await newPage()
   await page.goto(base)
   await page.getByTestId('login-form').waitFor()
@@ -262,6 +423,16 @@ t('log in through the form; top stats equal the API; filters, Back; XSS; screens
   assert.equal(top.body.site_id, 'a.example')
   assert.match(page.url(), /[?&]site=a\.example/)
   const unfiltered = await page.getByTestId('stat-value-visitors').getAttribute('title')
+
+  // every panel tab and the main graph show what the API answers
+  const seen = await checkPanels(page, 'unfiltered')
+  tc.diagnostic('panel rows: ' + seen.join(', '))
+  const points = await checkGraph(page, 'unfiltered')
+  assert.ok(points >= 28, 'graph points: ' + points)
+  tc.diagnostic('graph points: ' + points)
+  await page.getByTestId('tab-pages-pages').click()
+  await page.waitForFunction(() => document.querySelector('[data-testid=tab-pages-pages]').getAttribute('aria-selected') === 'true' &&
+    !document.querySelector('[data-testid=panel-status-pages]').classList.contains('loading'))
 
   // click /pricing: URL, chip and numbers follow, and equal the API
   const before = page.queries.length
