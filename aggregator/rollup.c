@@ -15,7 +15,7 @@ struct rollup {
     size_t      n, cap, nchunks;
     uint32_t   *idx;      /* row index + 1, 0 = empty */
     size_t      mask;
-    uint32_t   *order;    /* flush: row indexes in key order */
+    struct rollup_ord *order;   /* flush: rows in key order */
     size_t      capord;
 };
 
@@ -139,18 +139,21 @@ rollup_clear(rollup *r)
     r->n = 0;
 }
 
+/* A row's place in the flush order: its primary key, packed (site ids
+ * are below 2^24, dims below 32; an hour beyond 2^32 only loses order,
+ * never correctness -- any order writes the same rows). */
+typedef struct rollup_ord {
+    uint64_t a;               /* site << 40 | dim << 32 | hour (low 32 bits) */
+    int64_t  k1, k2;
+    uint32_t idx;
+} rollup_ord;
+
 static int
-rollup_key_cmp(const void *a, const void *b, void *ctx)
+rollup_ord_cmp(const void *pa, const void *pb)
 {
-    const rollup *r = ctx;
-    const rollup_row *x = rollup_row_at(r, *(const uint32_t *)a);
-    const rollup_row *y = rollup_row_at(r, *(const uint32_t *)b);
-    if (x->site != y->site)
-        return x->site < y->site ? -1 : 1;
-    if (x->dim != y->dim)
-        return x->dim < y->dim ? -1 : 1;
-    if (x->hour != y->hour)
-        return x->hour < y->hour ? -1 : 1;
+    const rollup_ord *x = pa, *y = pb;
+    if (x->a != y->a)
+        return x->a < y->a ? -1 : 1;
     if (x->k1 != y->k1)
         return x->k1 < y->k1 ? -1 : 1;
     if (x->k2 != y->k2)
@@ -167,7 +170,7 @@ rollup_flush(rollup *r, db *d)
     int rc = 0;
     size_t n = 0;
     if (r->n > r->capord) {
-        uint32_t *p = realloc(r->order, r->n * sizeof(*p));
+        rollup_ord *p = realloc(r->order, r->n * sizeof(*p));
         if (p != NULL) {
             r->order = p;
             r->capord = r->n;
@@ -180,12 +183,15 @@ rollup_flush(rollup *r, db *d)
             for (int j = 0; j < M_COUNT; j++)
                 any |= w->m[j] != 0;
             if (any)
-                r->order[n++] = (uint32_t)k;
+                r->order[n++] = (rollup_ord){
+                    .a = (uint64_t)w->site << 40 | (uint64_t)(w->dim & 0xff) << 32
+                         | ((uint64_t)w->hour & 0xffffffffu),
+                    .k1 = w->k1, .k2 = w->k2, .idx = (uint32_t)k,
+                };
         }
-        if (n > 1)          /* qsort_r(NULL, 0, ...) is undefined (UBSan) */
-            qsort_r(r->order, n, sizeof(*r->order), rollup_key_cmp, r);
+        qsort(r->order, n, sizeof(*r->order), rollup_ord_cmp);
         for (size_t k = 0; k < n && rc == 0; k++)
-            rc = db_rollup_add(d, rollup_row_at(r, r->order[k]));
+            rc = db_rollup_add(d, rollup_row_at(r, r->order[k].idx));
     } else {                              /* no memory to sort: as they come */
         for (size_t k = 0; k < r->n && rc == 0; k++) {
             const rollup_row *w = rollup_row_at(r, k);

@@ -20,27 +20,6 @@ vmap_free(vmap *m)
     vmap_init(m);
 }
 
-static uint64_t
-vmap_mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-uint64_t
-vmap_key(const int64_t *v, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint64_t)v[i]) * 0xff51afd7ed558ccdull + (h >> 41);
-    h = vmap_mix(h);
-    return h ? h : 1;
-}
-
 static int
 vmap_grow(vmap *m)
 {

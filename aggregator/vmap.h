@@ -34,7 +34,20 @@ uint32_t *vmap_slot(vmap *m, uint64_t key);
 uint32_t vmap_get(const vmap *m, uint64_t key);
 
 /* A well-mixed non-zero 64-bit key of n integers (one multiply per
- * integer, one final mix). */
-uint64_t vmap_key(const int64_t *v, size_t n);
+ * integer, one final mix).  Inline: callers pass small local arrays,
+ * which then never reach memory. */
+static inline uint64_t
+vmap_key(const int64_t *v, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)v[i]) * 0xff51afd7ed558ccdull + (h >> 41);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h ? h : 1;
+}
 
 #endif
