@@ -168,8 +168,9 @@ http {{
 
     def wait_segments(self, n=None, timeout=10):
         """Waits until the workers have created their spool segments (at
-        least n, default one per worker): they do so in init_process, after
-        the port is already open."""
+        least n, default one per worker): with tally_sync off they do so in
+        init_process, after the port is already open (with `always` only on
+        their first write, so do not wait on this there)."""
         n = self.workers if n is None else n
         return wait_until(lambda: len(segment_sizes(self.spool)) >= n,
                           timeout=timeout, what=f"{n} spool segments")
