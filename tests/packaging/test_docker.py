@@ -282,8 +282,11 @@ def test_tallyd_entrypoint_creates_key_once():
                              stderr=subprocess.STDOUT)
         tally.wait_until(lambda: health("GET", port, "/health").returncode == 0
                          or p.poll() is not None, what="tallyd /health")
+        procs.append(p)
         assert p.poll() is None, open(os.path.join(work, "log")).read()
         return p
+
+    procs = []
 
     def stop(p):
         p.send_signal(signal.SIGTERM)     # exec'd: tallyd itself gets it
@@ -317,4 +320,8 @@ def test_tallyd_entrypoint_creates_key_once():
                            text=True, timeout=10)
         assert r.returncode == 0 and "Usage: tallyd" in r.stdout
     finally:
+        for p in procs:                   # a failed check leaves none running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         tally.rmtree(work)
