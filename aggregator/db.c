@@ -10,6 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Multi-row VALUES lists of DB_BATCH (16) rows, parameters numbered in
+ * order (db_batch.c binds them row by row). */
+#define DB_ROW11 "(?,?,?,?,?,?,?,?,?,?,?)"
+#define DB_ROW12 "(?,?,?,?,?,?,?,?,?,?,?,?)"
+#define DB_X4(r) r "," r "," r "," r
+#define DB_X16(r) DB_X4(r) "," DB_X4(r) "," DB_X4(r) "," DB_X4(r)
+_Static_assert(DB_BATCH == 16, "DB_X16 writes DB_BATCH rows");
+
 /* The SQL of every statement, indexed by enum db_stmt_id.  Constants
  * only: values are always bound. */
 static const char *const db_sql[DB_ST_COUNT] = {
@@ -28,6 +36,10 @@ static const char *const db_sql[DB_ST_COUNT] = {
         "INSERT INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
         " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [DB_ST_EVENT2_ADD_N] =
+        "INSERT INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
+        " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
+        " VALUES" DB_X16(DB_ROW12),
     [DB_ST_SEQ_LAST] =
         "SELECT ts, seq FROM events WHERE site_id = ?1"
         " ORDER BY ts DESC, seq DESC LIMIT 1",
@@ -52,6 +64,10 @@ static const char *const db_sql[DB_ST_COUNT] = {
         "INSERT OR REPLACE INTO visits(id, site_id, visitor_id, start_ts,"
         " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
         " bounce) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [DB_ST_VISIT_PUT_N] =
+        "INSERT OR REPLACE INTO visits(id, site_id, visitor_id, start_ts,"
+        " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
+        " bounce) VALUES" DB_X16(DB_ROW11),
     [DB_ST_VISIT_GET] =
         "SELECT site_id, visitor_id, start_ts, end_ts, entry_page_id,"
         " exit_page_id, attrs_id, pageviews, events, bounce"
@@ -60,6 +76,18 @@ static const char *const db_sql[DB_ST_COUNT] = {
         "INSERT INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
         " visitors_new, visits, pageviews, events, bounces, duration)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
+        " visitors_hour = visitors_hour + excluded.visitors_hour,"
+        " visitors_new = visitors_new + excluded.visitors_new,"
+        " visits = visits + excluded.visits,"
+        " pageviews = pageviews + excluded.pageviews,"
+        " events = events + excluded.events,"
+        " bounces = bounces + excluded.bounces,"
+        " duration = duration + excluded.duration",
+    [DB_ST_ROLLUP_ADD_N] =
+        "INSERT INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
+        " visitors_new, visits, pageviews, events, bounces, duration)"
+        " VALUES" DB_X16(DB_ROW12)
         " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
         " visitors_hour = visitors_hour + excluded.visitors_hour,"
         " visitors_new = visitors_new + excluded.visitors_new,"
@@ -150,6 +178,8 @@ static const char *const db_sql[DB_ST_COUNT] = {
 sqlite3_stmt *
 db_stmt(db *d, enum db_stmt_id id)
 {
+    if ((d->nevq | d->nviq | d->nruq) && !d->flushing && db_batch_flush(d) != 0)
+        return NULL;
     sqlite3_stmt *st = d->st[id];
     if (st == NULL) {
         if (sqlite3_prepare_v3(d->h, db_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
@@ -161,6 +191,16 @@ db_stmt(db *d, enum db_stmt_id id)
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    return st;
+}
+
+sqlite3_stmt *
+db_hot(db *d, enum db_stmt_id id)
+{
+    sqlite3_stmt *st = d->st[id];
+    if (st == NULL)
+        return db_stmt(d, id);
+    sqlite3_reset(st);
     return st;
 }
 
@@ -222,10 +262,24 @@ db_check_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Process-wide SQLite settings, before the library initializes (the
+ * first open, in the main thread).  Memory statistics take a global
+ * mutex on every allocation; tallyd never reads them. */
+static void
+db_lib_config(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 db_open(const char *path, enum db_mode mode, db **out, char *err,
         size_t errlen)
 {
+    db_lib_config();
     if (mode == DB_RW && db_check_file(path, err, errlen) != 0)
         return -1;
     db *d = calloc(1, sizeof(*d));
@@ -352,6 +406,7 @@ fail:
 void
 db_rollback(db *d)
 {
+    db_batch_drop(d);
     if (!sqlite3_get_autocommit(d->h))
         db_step_done(d, db_stmt(d, DB_ST_ROLLBACK), "rollback");
     d->in_tx = 0;

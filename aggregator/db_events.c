@@ -6,18 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A hot statement of the ingest: every parameter is bound on each use, so
- * only reset it (db_stmt also clears the bindings). */
-static sqlite3_stmt *
-db_hot(db *d, enum db_stmt_id id)
-{
-    sqlite3_stmt *st = d->st[id];
-    if (st == NULL)
-        return db_stmt(d, id);
-    sqlite3_reset(st);
-    return st;
-}
-
 /* Returns the id of (key, len) in the table behind get/add, creating the
  * row if needed, or -1. */
 static int64_t
@@ -100,22 +88,10 @@ db_string_get(db *d, int64_t id, char **out)
 int
 db_event2_insert(db *d, const db_event2 *e)
 {
-    sqlite3_stmt *st = db_hot(d, DB_ST_EVENT2_ADD);
-    if (st == NULL)
+    if (d->nevq == DB_BATCH && db_batch_flush(d) != 0)
         return -1;
-    sqlite3_bind_int64(st, 1, e->site_id);
-    sqlite3_bind_int64(st, 2, e->ts);
-    sqlite3_bind_int64(st, 3, e->seq);
-    sqlite3_bind_int64(st, 4, (int64_t)e->visitor_id);
-    sqlite3_bind_int64(st, 5, e->visit_id);
-    sqlite3_bind_int64(st, 6, e->name_id);
-    sqlite3_bind_int64(st, 7, e->pathname_id);
-    sqlite3_bind_int64(st, 8, e->hostname_id);
-    sqlite3_bind_int64(st, 9, e->attrs_id);
-    sqlite3_bind_int64(st, 10, e->props_id);
-    sqlite3_bind_int64(st, 11, e->revenue_id);
-    sqlite3_bind_int(st, 12, e->flags);
-    return db_step_done(d, st, "insert event");
+    d->evq[d->nevq++] = *e;
+    return 0;
 }
 
 /* ---- v1 events ---- */

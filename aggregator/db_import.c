@@ -55,6 +55,8 @@ static int
 imp_exec(db *d, const char *sql)
 {
     sqlite3_stmt *st = NULL;
+    if (db_batch_flush(d) != 0)
+        return -1;
     int rc = sqlite3_prepare_v2(d->h, sql, -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);

@@ -4,18 +4,6 @@
 #include "aggregator/db_int.h"
 #include "aggregator/dims.h"
 
-/* A hot statement of the ingest: every parameter is bound on each use, so
- * only reset it (db_stmt also clears the bindings). */
-static sqlite3_stmt *
-db_hot(db *d, enum db_stmt_id id)
-{
-    sqlite3_stmt *st = d->st[id];
-    if (st == NULL)
-        return db_stmt(d, id);
-    sqlite3_reset(st);
-    return st;
-}
-
 int
 db_seq_last(db *d, int64_t site, int64_t *ts, int64_t *next)
 {
@@ -113,21 +101,10 @@ db_visit_next_id(db *d)
 int
 db_visit_put(db *d, const db_visit *v)
 {
-    sqlite3_stmt *st = db_hot(d, DB_ST_VISIT_PUT);
-    if (st == NULL)
+    if (d->nviq == DB_BATCH && db_batch_flush(d) != 0)
         return -1;
-    sqlite3_bind_int64(st, 1, v->id);
-    sqlite3_bind_int64(st, 2, v->site_id);
-    sqlite3_bind_int64(st, 3, (int64_t)v->visitor_id);
-    sqlite3_bind_int64(st, 4, v->start_ts);
-    sqlite3_bind_int64(st, 5, v->end_ts);
-    sqlite3_bind_int64(st, 6, v->entry_page_id);
-    sqlite3_bind_int64(st, 7, v->exit_page_id);
-    sqlite3_bind_int64(st, 8, v->attrs_id);
-    sqlite3_bind_int64(st, 9, v->pageviews);
-    sqlite3_bind_int64(st, 10, v->events);
-    sqlite3_bind_int64(st, 11, v->bounce);
-    return db_step_done(d, st, "write visit");
+    d->viq[d->nviq++] = *v;
+    return 0;
 }
 
 int
@@ -162,33 +139,10 @@ db_visit_get(db *d, int64_t id, db_visit *v)
 int
 db_rollup_add(db *d, const db_rollup_row *r)
 {
-    sqlite3_stmt *st = db_hot(d, DB_ST_ROLLUP_ADD);
-    if (st == NULL)
+    if (d->nruq == DB_BATCH && db_batch_flush(d) != 0)
         return -1;
-    sqlite3_bind_int64(st, 1, r->site);
-    sqlite3_bind_int(st, 2, r->dim);
-    sqlite3_bind_int64(st, 3, r->hour);
-    sqlite3_bind_int64(st, 4, r->k1);
-    sqlite3_bind_int64(st, 5, r->k2);
-    int neg = 0;
-    for (int i = 0; i < M_COUNT; i++) {
-        sqlite3_bind_int64(st, 6 + i, r->m[i]);
-        neg |= r->m[i] < 0;
-    }
-    if (db_step_done(d, st, "write rollup") != 0)
-        return -1;
-    if (!neg)
-        return 0;
-    /* only a negative delta can bring a row back to all zeros */
-    st = db_hot(d, DB_ST_ROLLUP_ZERO_DEL);
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_int64(st, 1, r->site);
-    sqlite3_bind_int(st, 2, r->dim);
-    sqlite3_bind_int64(st, 3, r->hour);
-    sqlite3_bind_int64(st, 4, r->k1);
-    sqlite3_bind_int64(st, 5, r->k2);
-    return db_step_done(d, st, "delete empty rollup");
+    d->ruq[d->nruq++] = *r;
+    return 0;
 }
 
 int

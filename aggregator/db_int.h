@@ -28,8 +28,12 @@ enum db_stmt_id {
     DB_ST_KEY_ADD, DB_ST_KEY_FIND, DB_ST_KEY_ALL, DB_ST_KEY_REVOKE,
     DB_ST_STATS_DAY, DB_ST_STATS_PAGE, DB_ST_STATS_NAME,
     DB_ST_RSTATS_DAY, DB_ST_RSTATS_PAGE, DB_ST_RSTATS_NAME,
+    DB_ST_EVENT2_ADD_N, DB_ST_VISIT_PUT_N, DB_ST_ROLLUP_ADD_N,
     DB_ST_COUNT
 };
+
+/* Rows per multi-row INSERT of the ingest's hot tables (db_batch.c). */
+#define DB_BATCH 16
 
 struct db {
     sqlite3      *h;
@@ -40,11 +44,30 @@ struct db {
     int           in_tx;
     int64_t       next_visit;  /* next visits.id, valid in a tx     */
     int64_t       visit_loaded; /* next_visit at db_begin           */
+    /* rows accepted but not yet written (db_batch.c); written before any
+     * other statement runs, so nothing can observe them missing */
+    db_event2     evq[DB_BATCH];
+    db_visit      viq[DB_BATCH];
+    db_rollup_row ruq[DB_BATCH];
+    int           nevq, nviq, nruq;
+    int           flushing;
 };
 
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
- * the error logged. */
+ * the error logged.  Writes the queued rows first (db_batch_flush). */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);
+
+/* A hot statement of the ingest, prepared on first use: every parameter
+ * is bound on each use, so it is only reset (not unbound). */
+sqlite3_stmt *db_hot(db *d, enum db_stmt_id id);
+
+/* Writes every queued event, visit and rollup row (db_batch.c), in the
+ * order they were queued per table.  Returns 0 or -1 (logged; the
+ * transaction must be rolled back).  Cheap when nothing is queued. */
+int db_batch_flush(db *d);
+
+/* Drops the queued rows (rollback). */
+void db_batch_drop(db *d);
 
 /* Steps st (NULL allowed: returns -1) expecting SQLITE_DONE, resets it;
  * logs and returns -1 otherwise. */

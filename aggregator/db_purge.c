@@ -24,6 +24,8 @@ static sqlite3_stmt *
 pg_prep(db *d, const char *sql)
 {
     sqlite3_stmt *st = NULL;
+    if (db_batch_flush(d) != 0)
+        return NULL;
     if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
         db_log_error(d, "purge: prepare");
         sqlite3_finalize(st);
