@@ -11,7 +11,11 @@
 #include <unistd.h>
 
 /* Multi-row VALUES lists of DB_BATCH (16) rows, parameters numbered in
- * order (db_batch.c binds them row by row). */
+ * order (db_batch.c binds them row by row).  The multi-row statements
+ * say OR ROLLBACK: a statement that writes several rows and may ABORT
+ * half-way makes SQLite keep a statement journal (a copy of every page
+ * it touches, spilled to a temporary file); on any error tallyd rolls
+ * the whole transaction back anyway. */
 #define DB_ROW11 "(?,?,?,?,?,?,?,?,?,?,?)"
 #define DB_ROW12 "(?,?,?,?,?,?,?,?,?,?,?,?)"
 #define DB_X4(r) r "," r "," r "," r
@@ -37,7 +41,7 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [DB_ST_EVENT2_ADD_N] =
-        "INSERT INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
+        "INSERT OR ROLLBACK INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
         " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
         " VALUES" DB_X16(DB_ROW12),
     [DB_ST_SEQ_LAST] =
@@ -65,9 +69,15 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
         " bounce) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [DB_ST_VISIT_PUT_N] =
-        "INSERT OR REPLACE INTO visits(id, site_id, visitor_id, start_ts,"
+        "INSERT OR ROLLBACK INTO visits(id, site_id, visitor_id, start_ts,"
         " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
-        " bounce) VALUES" DB_X16(DB_ROW11),
+        " bounce) VALUES" DB_X16(DB_ROW11)
+        " ON CONFLICT(id) DO UPDATE SET site_id = excluded.site_id,"
+        " visitor_id = excluded.visitor_id, start_ts = excluded.start_ts,"
+        " end_ts = excluded.end_ts, entry_page_id = excluded.entry_page_id,"
+        " exit_page_id = excluded.exit_page_id, attrs_id = excluded.attrs_id,"
+        " pageviews = excluded.pageviews, events = excluded.events,"
+        " bounce = excluded.bounce",
     [DB_ST_VISIT_GET] =
         "SELECT site_id, visitor_id, start_ts, end_ts, entry_page_id,"
         " exit_page_id, attrs_id, pageviews, events, bounce"
@@ -85,7 +95,7 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " bounces = bounces + excluded.bounces,"
         " duration = duration + excluded.duration",
     [DB_ST_ROLLUP_ADD_N] =
-        "INSERT INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
+        "INSERT OR ROLLBACK INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
         " visitors_new, visits, pageviews, events, bounces, duration)"
         " VALUES" DB_X16(DB_ROW12)
         " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
