@@ -61,18 +61,18 @@ cc_nap(void)
 }
 
 /* Refuses a database that missed trimmed control entries.  0, or -1
- * printed. */
+ * with the reason in err. */
 static int
-cc_check_gap(const char *cmd, db *d, const char *source, double deadline)
+cc_check_gap(db *d, const char *source, double deadline, char *err,
+             size_t errlen)
 {
     redis_url u;
-    char err[256];
-    if (redis_url_parse(source, &u, err, sizeof(err)) != 0)
+    if (redis_url_parse(source, &u, err, errlen) != 0)
         return -1;
     redis_conn *rc = redis_new(&u, 5000);
     memset(&u, 0, sizeof(u));
     if (rc == NULL) {
-        fprintf(stderr, "tallyd %s: out of memory\n", cmd);
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     replica_sinfo si;
@@ -85,46 +85,45 @@ cc_check_gap(const char *cmd, db *d, const char *source, double deadline)
     }
     redis_close(rc);
     if (r != 0) {
-        fprintf(stderr, "tallyd %s: redis unreachable (or older than 7.0);"
-                " nothing was changed\n", cmd);
+        snprintf(err, errlen, "redis unreachable (or older than 7.0); nothing"
+                 " was changed");
         return -1;
     }
     if (ctl_position(d, &st) != 0) {
-        fprintf(stderr, "tallyd %s: database error: %s\n", cmd, db_errmsg(d));
+        snprintf(err, errlen, "database error: %s", db_errmsg(d));
         return -1;
     }
     uint64_t missed = replica_missed(&si, st.n);
     if (missed > 0) {
-        fprintf(stderr, "tallyd %s: the control stream %s was trimmed past this"
-                " database (%llu entries it never applied are gone); nothing was"
-                " changed. Seed this replica from another replica's backup (see"
-                " docs/cluster.md)\n", cmd, CTL_STREAM,
-                (unsigned long long)missed);
+        snprintf(err, errlen, "the control stream %s was trimmed past this"
+                 " database (%llu entries it never applied are gone); nothing"
+                 " was changed. Seed this replica from another replica's backup"
+                 " (see docs/cluster.md)", CTL_STREAM,
+                 (unsigned long long)missed);
         return -1;
     }
     return 0;
 }
 
 int
-ctl_cli_submit(const char *cmd, db *d, const char *source, const ctl_cmd *c,
-               int64_t *obj)
+ctl_submit(db *d, const char *source, const ctl_cmd *c, int64_t *obj,
+           char *err, size_t errlen)
 {
     double deadline = cc_now() + CTL_CLI_WAIT_S;
-    char err[256], id[RSRC_ID_MAX];
+    char id[RSRC_ID_MAX];
     char *text = malloc(CTL_ENTRY_MAX + 1);
     long len = text ? ctl_encode(c, text, CTL_ENTRY_MAX + 1) : -1;
     if (len < 0) {
-        fprintf(stderr, "tallyd %s: cannot encode the change\n", cmd);
+        snprintf(err, errlen, "cannot encode the change");
         free(text);
         return -1;
     }
-    if (cc_check_gap(cmd, d, source, deadline) != 0) {
+    if (cc_check_gap(d, source, deadline, err, errlen) != 0) {
         free(text);
         return -1;
     }
-    rsrc *src = rsrc_open(source, err, sizeof(err));
+    rsrc *src = rsrc_open(source, err, errlen);
     if (src == NULL) {
-        fprintf(stderr, "tallyd %s: --source: %s\n", cmd, err);
         free(text);
         return -1;
     }
@@ -132,8 +131,8 @@ ctl_cli_submit(const char *cmd, db *d, const char *source, const ctl_cmd *c,
                          (size_t)len, id);
     free(text);
     if (added != 0) {
-        fprintf(stderr, "tallyd %s: cannot add the change to %s (%s); nothing"
-                " was changed\n", cmd, CTL_STREAM, rsrc_errstr(src));
+        snprintf(err, errlen, "cannot add the change to %s (%s); nothing was"
+                 " changed", CTL_STREAM, rsrc_errstr(src));
         rsrc_close(src);
         return -1;
     }
@@ -148,23 +147,35 @@ ctl_cli_submit(const char *cmd, db *d, const char *source, const ctl_cmd *c,
         else if (r <= 0)
             cc_nap();
     }
-    const char *why = rsrc_errstr(src);
+    if (!done) {
+        const char *why = rsrc_errstr(src);
+        snprintf(err, errlen, "the change is in %s as entry %s, but this"
+                 " database has not applied it within %d s (%s); every replica"
+                 " applies it once it can (a running serve does it here)",
+                 CTL_STREAM, id, CTL_CLI_WAIT_S,
+                 why[0] ? why : "database busy or redis unreachable");
+        rsrc_close(src);
+        return -1;
+    }
     rsrc_close(src);
     uint64_t ms, seq;
     int status;
-    if (!done) {
-        fprintf(stderr, "tallyd %s: the change is in %s as entry %s, but this"
-                " database has not applied it within %d s (%s); every replica"
-                " applies it once it can (a running serve does it here)\n", cmd,
-                CTL_STREAM, id, CTL_CLI_WAIT_S,
-                why[0] ? why : "database busy or redis unreachable");
-        return -1;
-    }
     if (rsrc_id_parse(id, &ms, &seq) != 0
         || db_ctl_result(d, ms, seq, &status, obj) != 1) {
-        fprintf(stderr, "tallyd %s: entry %s was applied but its outcome is not"
-                " recorded\n", cmd, id);
+        snprintf(err, errlen, "entry %s was applied but its outcome is not"
+                 " recorded", id);
         return -1;
     }
     return status;
+}
+
+int
+ctl_cli_submit(const char *cmd, db *d, const char *source, const ctl_cmd *c,
+               int64_t *obj)
+{
+    char err[512];
+    int st = ctl_submit(d, source, c, obj, err, sizeof(err));
+    if (st < 0)
+        fprintf(stderr, "tallyd %s: %s\n", cmd, err);
+    return st;
 }

@@ -20,6 +20,7 @@
 #include "aggregator/ctl.h"
 #include "aggregator/db.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define CTL_CLI_WAIT_S 30
@@ -38,5 +39,10 @@ int ctl_cli_mode(const char *cmd, db *d, const char *source);
  * entries: seed it from a backup, docs/cluster.md). */
 int ctl_cli_submit(const char *cmd, db *d, const char *source,
                    const ctl_cmd *c, int64_t *obj);
+
+/* The same without printing: -1 with the reason in err (errlen bytes).
+ * Used by the HTTP Sites API of a replica (api_qx.c) too. */
+int ctl_submit(db *d, const char *source, const ctl_cmd *c, int64_t *obj,
+               char *err, size_t errlen);
 
 #endif

@@ -145,10 +145,20 @@ def test_admin_changes_replicate(tmp_path):
             st, _, body = request(rep.port, "GET",
                                   "/api/v1/sites/goals?site_id=" + SITE,
                                   headers={"Authorization": "Bearer " + key})
-            return st == 200 and [g.get("event_name")
+            return st == 200 and [g.get("event_name") or g.get("page_path")
                                   for g in json.loads(body)["goals"]]
         assert wait_until(lambda: goals_on(c), timeout=20,
                           what="the goal on C") == ["Signup"]
+        # the Sites API of a replica goes through the control stream too
+        st, _, body = request(c.port, "PUT", "/api/v1/sites/goals",
+                              {"site_id": SITE, "goal_type": "page",
+                               "page_path": "/buy"},
+                              {"Authorization": "Bearer " + key,
+                               "Content-Type": "application/json"})
+        assert st == 201, body
+        assert json.loads(body)["id"] == 2
+        wait_until(lambda: goals_on(a) == ["Signup", "/buy"], timeout=20,
+                   what="the Sites API goal on A")
         st, _, _ = request(c.port, "GET", "/api/v1/sites",
                            headers={"X-Tally-Share": share})
         assert st == 200
@@ -212,7 +222,7 @@ def test_admin_changes_replicate(tmp_path):
             wait_until(lambda: ctl_applied(rep.db)[0] == last, timeout=30,
                        what="every change applied on " + rep.replica)
         want = admin_tables(a.db)
-        assert len(want["goals"]) == 13 and len(want["sites"]) == 2
+        assert len(want["goals"]) == 14 and len(want["sites"]) == 2
         assert want["api_keys"][0][4] > 0            # revoked
         assert want["web_shares"][0][4] > 0          # revoked
         for rep in (b, c):
