@@ -216,6 +216,14 @@ def test_admin_changes_replicate(tmp_path):
         # with B's serve down its CLI applies the stream itself
         b.admin("sites", "add", "second.example")
         b.start()
+        out = c.admin("sites", "scope-key", "--key-id", "1", "second.example").stdout
+        assert out.startswith("key 1 may now read second.example"), out
+        c.admin("users", "add", "bob", stdin=PASSWORD + "\n")
+        wait_until(lambda: login(a, "bob", PASSWORD) == 204, timeout=20,
+                   what="bob logging in on A")
+        a.admin("users", "remove", "bob")
+        r = c.admin("users", "remove", "bob", check=False)
+        assert r.returncode == 1 and "no such user" in r.stderr, r.stderr
         with redis.client() as r:
             last = r.call("XREVRANGE", CTL, "+", "-", "COUNT", 1)[0][0].decode()
         for rep in reps:
@@ -224,6 +232,8 @@ def test_admin_changes_replicate(tmp_path):
         want = admin_tables(a.db)
         assert len(want["goals"]) == 14 and len(want["sites"]) == 2
         assert want["api_keys"][0][4] > 0            # revoked
+        assert want["key_sites"] == [(1, SITE), (1, "second.example")]
+        assert [u[1] for u in want["web_users"]] == ["alice"]
         assert want["web_shares"][0][4] > 0          # revoked
         for rep in (b, c):
             assert admin_tables(rep.db) == want, rep.replica
