@@ -1,5 +1,6 @@
 /* api_qx.c -- see api_qx.h. */
 #include "aggregator/api_qx.h"
+#include "aggregator/ctl_cli.h"
 #include "aggregator/goals.h"
 #include "aggregator/keyrate.h"
 #include "aggregator/log.h"
@@ -15,11 +16,45 @@
 #include <time.h>
 
 static char qx_db_path[PATH_MAX];
+static char qx_source[PATH_MAX];     /* "" or redis://...: see qx_api_set_source */
 static pthread_key_t qx_db_key;
 static pthread_once_t qx_once = PTHREAD_ONCE_INIT;
 
 static void qx_db_destroy(void *p) { db_close(p); }
 static void qx_key_init(void) { pthread_key_create(&qx_db_key, qx_db_destroy); }
+
+int
+qx_api_set_source(const char *url)
+{
+    if (strlen(url) >= sizeof(qx_source))
+        return -1;
+    strcpy(qx_source, url);
+    return 0;
+}
+
+/* A goal change through the control stream (qx_api_set_source).  Returns
+ * the entry's status (ctl.h), *gid set, or -1 with err. */
+static int
+qx_goal_ctl(db *w, enum ctl_verb verb, const char *site, enum goal_kind k,
+            const char *val, int64_t id, int64_t *gid, char *err, size_t errlen)
+{
+    ctl_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->verb = verb;
+    c->t = (int64_t)time(NULL);
+    c->kind = (int)k;
+    c->id = id;
+    snprintf(c->site, sizeof(c->site), "%s", site);
+    snprintf(c->value, sizeof(c->value), "%s", val ? val : "");
+    int st = ctl_submit(w, qx_source, c, gid, err, errlen);
+    if (st < 0)
+        log_error("api: goal change through %s: %s", CTL_STREAM, err);
+    free(c);
+    return st;
+}
 
 int
 qx_api_init(const char *db_path)
@@ -274,6 +309,19 @@ qx_api_goals(void *ctx, const http_request *req, http_response *resp)
         int rc;
         if (goal_validate(k, val, err, sizeof err) != 0) {
             qx_err(resp, 400, err);
+        } else if (qx_source[0]
+                   && (rc = qx_goal_ctl(w, CTL_GOAL_ADD, site, k, val, 0, &gid,
+                                        err, sizeof err)) != CTL_DONE
+                   && rc != CTL_EXISTS) {
+            qx_err(resp, rc == CTL_NOTFOUND ? 404 : rc == CTL_INVALID ? 400 : 503,
+                   rc == CTL_NOTFOUND ? "Site could not be found"
+                   : rc == CTL_INVALID ? "the change was refused" : err);
+        } else if (qx_source[0]) {
+            qx_goal_list l = { json_array(), site };
+            qx_goal_json(&l, gid, k, val);
+            resp->status = rc == CTL_DONE ? 201 : 200;
+            resp->body = json_dumps(json_array_get(l.arr, 0), JSON_COMPACT);
+            json_decref(l.arr);
         } else if ((rc = db_goal_add(w, sid, k, val, (int64_t)time(NULL), &gid)) < 0) {
             qx_err(resp, 500, "database error");
         } else {
@@ -289,11 +337,16 @@ qx_api_goals(void *ctx, const http_request *req, http_response *resp)
         char *end;
         long long gid = g ? strtoll(g, &end, 10) : 0;
         int rc;
+        int64_t none;
         if (g == NULL || *g == '\0' || *end != '\0' || gid <= 0)
             qx_err(resp, 400, "Missing or invalid parameter: goal_id");
-        else if ((rc = db_goal_remove(w, sid, gid)) < 0)
+        else if (qx_source[0]
+                 && (rc = qx_goal_ctl(w, CTL_GOAL_REMOVE, site, 0, NULL, gid,
+                                      &none, err, sizeof err)) < 0)
+            qx_err(resp, 503, err);
+        else if (!qx_source[0] && (rc = db_goal_remove(w, sid, gid)) < 0)
             qx_err(resp, 500, "database error");
-        else if (rc == 0)
+        else if (qx_source[0] ? rc != CTL_DONE : rc == 0)
             qx_err(resp, 404, "Goal could not be found");
         else {
             resp->status = 200;

@@ -27,6 +27,12 @@
  * tables).  Returns 0 or -1 (logged). */
 int qx_api_init(const char *db_path);
 
+/* Makes goal changes (PUT/DELETE /api/v1/sites/goals) go through the
+ * control stream of the Redis source url (copied; ctl_cli.h) instead of
+ * a local write: serve --source calls it, so a replica's Sites API
+ * changes every replica.  Returns 0 or -1 (too long). */
+int qx_api_set_source(const char *url);
+
 /* 1 when POST /api/v2/query runs on q_exec.h: always, unless the
  * environment sets TALLY_QX=0 (the former minimal executor, api_query.h,
  * kept for one release as a fallback). */

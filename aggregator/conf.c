@@ -77,7 +77,7 @@ static const conf_opt conf_opts[] = {
     { "name",         CONF_CMD_KEYS,                   set_name },
     { "data-dir",     CONF_CMD_SERVE | CONF_CMD_DRAIN, set_data_dir },
     { "retain-raw",   CONF_CMD_SERVE | CONF_CMD_DRAIN, set_retain },
-    { "source",       CONF_CMD_SERVE,                  set_source },
+    { "source",       CONF_CMD_SERVE | CONF_CMD_KEYS,  set_source },
     { "replica",      CONF_CMD_SERVE,                  set_replica },
     { "stream-warn",  CONF_CMD_SERVE,                  set_swarn },
 };

@@ -99,7 +99,7 @@ db_site_upsert(db *d, const char *domain, const char *tz)
 }
 
 int
-db_site_delete(db *d, const char *domain)
+db_site_delete_in_tx(db *d, const char *domain)
 {
     int64_t id;
     int found = db_site_find(d, domain, &id);
@@ -113,18 +113,30 @@ db_site_delete(db *d, const char *domain)
         "DELETE FROM key_sites WHERE site_id = ?1",
         "DELETE FROM sites WHERE id = ?1",
     };
-    if (sqlite3_exec(d->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_log_error(d, "begin");
-        return -1;
-    }
     for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++) {
         sqlite3_stmt *st = dbg_prep(d, del[i]);
         if (st)
             sqlite3_bind_int64(st, 1, id);
-        if (dbg_done(d, st, "delete site") < 0) {
-            sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+        if (dbg_done(d, st, "delete site") < 0)
             return -1;
-        }
+    }
+    /* ids cached by this handle may name the deleted site */
+    if (d->sites)
+        sc_clear(d->sites);
+    return 1;
+}
+
+int
+db_site_delete(db *d, const char *domain)
+{
+    if (sqlite3_exec(d->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_log_error(d, "begin");
+        return -1;
+    }
+    int r = db_site_delete_in_tx(d, domain);
+    if (r <= 0) {
+        sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+        return r;
     }
     if (sqlite3_exec(d->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         db_log_error(d, "commit");

@@ -68,6 +68,11 @@ int db_site_upsert(db *d, const char *domain, const char *tz);
  * in one transaction.  Returns 1, 0 (unknown site), -1. */
 int db_site_delete(db *d, const char *domain);
 
+/* The same inside the caller's open transaction (nothing is committed or
+ * rolled back here); clears this handle's cached site ids.  Returns 1,
+ * 0 (unknown site), -1. */
+int db_site_delete_in_tx(db *d, const char *domain);
+
 /* Calls fn for every site by domain (strings valid during the call).
  * Returns 0, fn's value, or -1. */
 int db_sites_list(db *d, int (*fn)(void *ctx, int64_t id, const char *domain,

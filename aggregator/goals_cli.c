@@ -1,5 +1,6 @@
 /* goals_cli.c -- tallyd goals add | list | remove; see sites_cli.h. */
 #include "aggregator/cli.h"
+#include "aggregator/ctl_cli.h"
 #include "aggregator/goals.h"
 #include "aggregator/sites_cli.h"
 
@@ -14,6 +15,48 @@ goals_print(void *ctx, int64_t id, int kind, const char *value)
     (void)ctx;
     printf("%-6lld %-6s %s\n", (long long)id, kind == GOAL_PAGE ? "page" : "event", value);
     return 0;
+}
+
+/* goals add | remove through the control stream (ctl_cli.h).  Returns
+ * the exit status. */
+static int
+goals_ctl(const char *sub, db *d, const sites_args *a, enum goal_kind kind,
+          const char *value, long long gid)
+{
+    ctl_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return CLI_ERR;
+    int add = strcmp(sub, "add") == 0;
+    c->verb = add ? CTL_GOAL_ADD : CTL_GOAL_REMOVE;
+    snprintf(c->site, sizeof(c->site), "%s", a->site);
+    c->kind = (int)kind;
+    snprintf(c->value, sizeof(c->value), "%s", value ? value : "");
+    c->t = (int64_t)time(NULL);
+    c->id = gid;
+    char cmd[32];
+    snprintf(cmd, sizeof(cmd), "goals %s", sub);
+    int64_t id;
+    int st = ctl_cli_submit(cmd, d, a->source, c, &id), rc = CLI_OK;
+    if (st < 0) {
+        rc = CLI_ERR;
+    } else if (add && (st == CTL_DONE || st == CTL_EXISTS)) {
+        printf("%s goal %lld: %s %s\n", st == CTL_DONE ? "added" : "exists",
+               (long long)id, kind == GOAL_PAGE ? "page" : "event", value);
+    } else if (!add && st == CTL_DONE) {
+        printf("removed goal %lld\n", gid);
+    } else {
+        if (st == CTL_NOTFOUND && add)
+            fprintf(stderr, "tallyd %s: no site '%s' (add it with 'tallyd sites"
+                    " add')\n", cmd, a->site);
+        else if (st == CTL_NOTFOUND)
+            fprintf(stderr, "tallyd %s: site %s has no goal %lld\n", cmd,
+                    a->site, gid);
+        else
+            fprintf(stderr, "tallyd %s: the change was refused\n", cmd);
+        rc = CLI_ERR;
+    }
+    free(c);
+    return rc;
 }
 
 int
@@ -62,6 +105,12 @@ cli_goals(int argc, char **argv)
         return CLI_ERR;
     int rc = CLI_OK;
     int64_t sid, id;
+    int mode = list ? 0 : ctl_cli_mode("goals", d, a.source);
+    if (mode != 0) {
+        rc = mode < 0 ? CLI_ERR : goals_ctl(sub, d, &a, kind, value, gid);
+        db_close(d);
+        return rc;
+    }
     int f = db_site_find(d, a.site, &sid);
     if (f <= 0) {
         fprintf(stderr, "tallyd goals %s: %s '%s'%s\n", sub,

@@ -2,6 +2,7 @@
 #include "aggregator/cli.h"
 #include "aggregator/conf.h"
 #include "aggregator/crypto.h"
+#include "aggregator/ctl_cli.h"
 #include "aggregator/db.h"
 #include "aggregator/goals.h"
 #include "aggregator/keys.h"
@@ -40,6 +41,54 @@ keys_cli_scope(db *d, int64_t kid, const int64_t *site_ids, int n)
         }
     }
     return 0;
+}
+
+/* keys add | revoke through the control stream (ctl_cli.h): the key is
+ * made here, only its hash goes into the stream.  Returns the exit
+ * status. */
+static int
+keys_ctl(int is_add, db *d, const conf *c, const char *const *sites,
+         int nsites, long long id)
+{
+    ctl_cmd *cmd = calloc(1, sizeof(*cmd));
+    if (cmd == NULL)
+        return CLI_ERR;
+    char key[KEYS_BUF];
+    const char *what = is_add ? "keys add" : "keys revoke";
+    cmd->t = (int64_t)time(NULL);
+    if (is_add) {
+        cmd->verb = CTL_KEY_ADD;
+        keys_generate(key, cmd->hash);
+        cmd->has_hash = 1;
+        snprintf(cmd->name, sizeof(cmd->name), "%s", c->name);
+        for (int i = 0; i < nsites && i < CTL_SITES_MAX; i++)
+            snprintf(cmd->sites[cmd->nsites++], CTL_SITE_MAX + 1, "%s", sites[i]);
+    } else {
+        cmd->verb = CTL_KEY_REVOKE;
+        cmd->id = id;
+    }
+    int64_t kid;
+    int st = ctl_cli_submit(what, d, c->source, cmd, &kid), rc = CLI_ERR;
+    if (st == CTL_DONE && is_add) {
+        printf("created API key id %lld%s%s; store it now, it cannot be shown again:\n%s\n",
+               (long long)kid, c->name[0] ? " named " : "", c->name, key);
+        fflush(stdout);
+        rc = CLI_OK;
+    } else if (st == CTL_DONE) {
+        printf("revoked key %lld\n", id);
+        rc = CLI_OK;
+    } else if (st == CTL_NOTFOUND) {
+        fprintf(stderr, "tallyd %s: %s\n", what, is_add
+                ? "a --site is unknown (add it with 'tallyd sites add'); no key"
+                  " was made"
+                : "no active key with that id");
+    } else if (st >= 0) {
+        fprintf(stderr, "tallyd %s: the change was refused\n", what);
+    }
+    crypto_wipe(key, sizeof(key));
+    crypto_wipe(cmd, sizeof(*cmd));
+    free(cmd);
+    return rc;
 }
 
 int
@@ -106,6 +155,13 @@ cli_keys(int argc, char **argv)
         return CLI_ERR;
     }
     int rc = CLI_OK;
+    int mode = is_list ? 0 : ctl_cli_mode(is_add ? "keys add" : "keys revoke", d,
+                                          c.source);
+    if (mode != 0) {
+        rc = mode < 0 ? CLI_ERR : keys_ctl(is_add, d, &c, sites, nsites, id);
+        db_close(d);
+        return rc;
+    }
     int64_t site_ids[16];
     for (int i = 0; i < nsites; i++) {
         if (db_goals_init(d) != 0 || db_site_find(d, sites[i], &site_ids[i]) != 1) {

@@ -52,8 +52,8 @@ rdrain_new(const char *url, const char *replica, db *d, ingest *g,
         rdrain_free(rd);
         return NULL;
     }
-    if (db_streams_init(d) != 0) {
-        snprintf(err, errlen, "cannot create the source_pos table: %s",
+    if (db_streams_init(d) != 0 || ctl_mark(d) != 0) {
+        snprintf(err, errlen, "cannot create the source_pos or admin tables: %s",
                  db_errmsg(d));
         rdrain_free(rd);
         return NULL;
@@ -173,6 +173,18 @@ rdrain_pass(rdrain *rd, const atomic_int *stop)
         if (m != 0)
             return m;
     }
+    /* admin changes first, in their own transaction (ctl_sync.h) */
+    long nctl = ctl_sync(rd->d, rd->src, &rd->ctl);
+    if (nctl == -1)
+        return rd_down(rd, "reading " CTL_STREAM);
+    if (nctl < 0)
+        return -1;
+    if (nctl > 0) {
+        rd->ctl_dirty = 1;
+        rd->st.ctl += (uint64_t)nctl;
+        if (rd->ctl.site_removed)
+            ingest_reset(rd->g);   /* its sessions may name the site */
+    }
     int redis_err = 0;
     rd_stream *s = NULL;
     for (size_t i = 0; i < rd->ns && !redis_err; i++) {
@@ -186,7 +198,7 @@ rdrain_pass(rdrain *rd, const atomic_int *stop)
         rd_up(rd);
         if (rd_after_commit(rd) != 0)  /* a publish or trim left over */
             return rd_down(rd, "trimming");
-        return 0;
+        return nctl;
     }
 
     const rdrain_stats before = rd->st;
@@ -232,7 +244,7 @@ rdrain_pass(rdrain *rd, const atomic_int *stop)
     rd_rewind_all(rd);
     if (rd_after_commit(rd) != 0)
         redis_err = 1;
-    long applied = (long)(rd->st.entries - before.entries);
+    long applied = (long)(rd->st.entries - before.entries) + nctl;
     log_info("rdrain: stored %llu events from %ld entries of %zu streams"
              " (%llu corrupt, %llu skipped) in %llu transactions; trimmed %llu",
              (unsigned long long)(rd->st.events - before.events), applied,

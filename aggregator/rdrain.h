@@ -53,6 +53,7 @@ typedef struct {
     uint64_t invalid;     /* events skipped (no site/name/url, bot)  */
     uint64_t commits;     /* transactions committed                  */
     uint64_t trimmed;     /* entries this consumer trimmed           */
+    uint64_t ctl;         /* control entries applied (ctl_sync.h)    */
 } rdrain_stats;
 
 /* Creates the source: url is redis://... (redis.h), replica a replica

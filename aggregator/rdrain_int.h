@@ -15,6 +15,8 @@
 #ifndef TALLY_AGG_RDRAIN_INT_H
 #define TALLY_AGG_RDRAIN_INT_H
 
+#include "aggregator/ctl.h"
+#include "aggregator/ctl_sync.h"
 #include "aggregator/rdrain.h"
 #include "aggregator/redis.h"
 #include "aggregator/redis_source.h"
@@ -74,6 +76,8 @@ struct rdrain {
     int          down, migrated, oom;
     unsigned     backoff_ms;
     rdrain_stats st;
+    ctl_state    ctl;                        /* the control stream  */
+    int          ctl_dirty;                  /* to publish and trim */
     spool_event  ev[SPOOL_MAX_EVENTS];
 };
 

@@ -52,10 +52,16 @@ rd_publish(rdrain *rd)
 {
     if (rd->name[0] == '\0')
         return 0;
-    replica_pos *p = calloc(rd->ns ? rd->ns : 1, sizeof(*p));
+    replica_pos *p = calloc(rd->ns + 1, sizeof(*p));
     if (p == NULL)
         return -1;
     size_t n = 0;
+    if (rd->ctl.n > 0) {               /* the control stream, ctl.h */
+        p[n].stream = CTL_STREAM;
+        p[n].id = rd->ctl.pos;
+        p[n].applied = rd->ctl.n;
+        n++;
+    }
     for (size_t i = 0; i < rd->ns; i++) {
         if (rd->s[i]->n_c == 0)
             continue;                  /* nothing applied: no field */
@@ -67,6 +73,29 @@ rd_publish(rdrain *rd)
     int rc = replica_publish(rd->rc, rd->name, p, n, rd_now_ms());
     free(p);
     return rc;
+}
+
+/* Refuses (logged, replica unregistered, -1) when trimming removed
+ * entries of stream that this database never applied (it applied n). */
+static int
+rd_gap(rdrain *rd, const char *stream, const replica_sinfo *si, uint64_t n)
+{
+    uint64_t missed = replica_missed(si, n);
+    if (missed == 0)
+        return 0;
+    log_error("rdrain: stream %s was trimmed past this database: %llu"
+              " entries were removed before it applied them (it applied"
+              " %llu; the stream has lost its first %llu). This database"
+              " cannot catch up. Seed it from another replica's backup"
+              " (`tallyd backup --db FILE OUT` there, copy OUT here as"
+              " --db; the stream positions travel with it) and start"
+              " again; see docs/cluster.md", stream,
+              (unsigned long long)missed, (unsigned long long)n,
+              (unsigned long long)(si->added - si->length));
+    /* its position is useless now: let the others trim */
+    if (rd->name[0] && replica_forget(rd->rc, rd->name) > 0)
+        log_error("rdrain: replica %s unregistered", rd->name);
+    return -1;
 }
 
 int
@@ -94,27 +123,23 @@ rd_maint(rdrain *rd)
     if (rd_conn(rd) != 0 || rd_publish(rd) != 0)
         return rd_down(rd, "publishing this replica's positions");
     int64_t now = rd_now_ms();
+    /* the control stream: the admin commands may have applied entries
+     * to this database meanwhile (ctl_sync.h) */
+    if (ctl_position(rd->d, &rd->ctl) != 0)
+        return -1;
+    replica_sinfo ci;
+    if (replica_stream_info(rd->rc, CTL_STREAM, &ci) != 0)
+        return rd_down(rd, "XINFO STREAM");
+    if (rd_gap(rd, CTL_STREAM, &ci, rd->ctl.n) != 0)
+        return RDRAIN_FATAL;
+    rd->ctl_dirty |= rd->ctl.n > 0;
     for (size_t i = 0; i < rd->ns; i++) {
         rd_stream *s = rd->s[i];
         replica_sinfo si;
         if (replica_stream_info(rd->rc, s->name, &si) != 0)
             return rd_down(rd, "XINFO STREAM");
-        uint64_t missed = replica_missed(&si, s->n_c);
-        if (missed > 0) {
-            log_error("rdrain: stream %s was trimmed past this database: %llu"
-                      " entries were removed before it applied them (it applied"
-                      " %llu; the stream has lost its first %llu). This database"
-                      " cannot catch up. Seed it from another replica's backup"
-                      " (`tallyd backup --db FILE OUT` there, copy OUT here as"
-                      " --db; the stream positions travel with it) and start"
-                      " again; see docs/cluster.md", s->name,
-                      (unsigned long long)missed, (unsigned long long)s->n_c,
-                      (unsigned long long)(si.added - si.length));
-            /* its position is useless now: let the others trim */
-            if (rd->name[0] && replica_forget(rd->rc, rd->name) > 0)
-                log_error("rdrain: replica %s unregistered", rd->name);
+        if (rd_gap(rd, s->name, &si, s->n_c) != 0)
             return RDRAIN_FATAL;
-        }
         if (rd->stream_warn && si.length > rd->stream_warn
             && now - s->warned_ms >= RD_WARN_EVERY) {
             s->warned_ms = now;
@@ -134,13 +159,24 @@ rd_maint(rdrain *rd)
 int
 rd_after_commit(rdrain *rd)
 {
-    int any = 0;
+    int any = rd->ctl_dirty;
     for (size_t i = 0; i < rd->ns; i++)
         any |= rd->s[i]->dirty;
     if (!any)
         return 0;
     if (rd_conn(rd) != 0 || rd_publish(rd) != 0)
         return -1;
+    if (rd->ctl_dirty) {
+        long long n = replica_trim(rd->rc, CTL_STREAM, rd->ctl.pos);
+        if (n < 0) {
+            log_warn("rdrain: trimming stream %s failed: %s", CTL_STREAM,
+                     redis_errstr(rd->rc)[0] ? redis_errstr(rd->rc)
+                                             : "error reply");
+            return -1;
+        }
+        rd->st.trimmed += (uint64_t)n;
+        rd->ctl_dirty = 0;
+    }
     for (size_t i = 0; i < rd->ns; i++) {
         rd_stream *s = rd->s[i];
         if (!s->dirty)

@@ -169,7 +169,7 @@ rsrc_deliver(const redis_reply *list, rsrc_entry_fn cb, void *ctx,
             const char *v = redis_reply_str(redis_reply_at(kv, j + 1), &vl);
             if (k == NULL || v == NULL)
                 continue;
-            if (strcmp(k, "r") == 0) {
+            if (strcmp(k, "r") == 0 || strcmp(k, "c") == 0) {
                 rec = (const unsigned char *)v;
                 len = vl;
             } else if (strcmp(k, "seg") == 0 && vl < sizeof(seg)) {
@@ -222,6 +222,30 @@ rsrc_read(rsrc *src, const char *stream, const char *after_id, size_t max,
                          last_id);
     redis_reply_free(r);
     return n;
+}
+
+int
+rsrc_add(rsrc *src, const char *stream, const char *field,
+         const unsigned char *val, size_t len, char *id)
+{
+    const char *argv[5] = { "XADD", stream, "*", field, (const char *)val };
+    size_t lens[5] = { 4, strlen(stream), 1, strlen(field), len };
+    if (rsrc_ready(src) != 0 || redis_append(src->c, 5, argv, lens) != 0)
+        return -1;
+    redis_reply *r = redis_get(src->c);
+    if (r == NULL)
+        return -1;
+    int rc = -1;
+    size_t n;
+    const char *v = redis_reply_str(r, &n);
+    if (redis_reply_type(r) == REDIS_R_STRING && v && n < RSRC_ID_MAX) {
+        memcpy(id, v, n + 1);
+        rc = 0;
+    } else {
+        snprintf(src->err, sizeof(src->err), "XADD: %s", v ? v : "bad reply");
+    }
+    redis_reply_free(r);
+    return rc;
 }
 
 long long

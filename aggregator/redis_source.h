@@ -55,7 +55,8 @@ int rsrc_stream_name(char *out, size_t cap, const char *edge);
 int rsrc_edges(rsrc *src, char ***names, size_t *n);
 void rsrc_free_names(char **names, size_t n);
 
-/* Called for every entry read, in ID order.  rec/len: the "r" field (NULL
+/* Called for every entry read, in ID order.  rec/len: the "r" field (the
+ * "c" field in the control stream, ctl.h; NULL
  * and 0 when the entry has none -- a damaged entry the consumer must count
  * and log, then skip); seg: the segment name ("" if absent); off: the
  * offset (0 if absent).  rec and seg are valid only during the call.
@@ -74,6 +75,12 @@ typedef int (*rsrc_entry_fn)(void *ctx, const char *id,
 int rsrc_read(rsrc *src, const char *stream, const char *after_id,
               size_t max, int block_ms, rsrc_entry_fn cb, void *ctx,
               char *last_id);
+
+/* XADD stream * field val: appends one entry of one field (len bytes,
+ * binary safe) and writes its new ID into id (RSRC_ID_MAX bytes).
+ * Returns 0, or -1 (connection or server error: rsrc_errstr). */
+int rsrc_add(rsrc *src, const char *stream, const char *field,
+             const unsigned char *val, size_t len, char *id);
 
 /* XTRIM stream MINID minid: removes the entries whose ID is lower than
  * minid (to drop everything up to and including ID X, pass

@@ -9,6 +9,7 @@
  *                                               committed ("MS-SEQ")
  *                                 n:<stream>    entries applied up to it
  *
+ * <stream> is an edge stream or the control stream tally:ctl (ctl.h).
  * A registered replica with no <stream> field has applied nothing of
  * that stream: nobody trims it.  Trimming (replica_trim) is one Lua
  * script, so it is atomic with respect to a replica registering: either

@@ -3,6 +3,7 @@
  * `tallyd replicas forget` to unregister a dead one so that trimming can
  * proceed (docs/cluster.md). */
 #include "aggregator/cli.h"
+#include "aggregator/ctl.h"
 #include "aggregator/log.h"
 #include "aggregator/redis.h"
 #include "aggregator/redis_source.h"
@@ -19,7 +20,8 @@ replicas_usage(FILE *out)
 {
     fputs("Usage: tallyd replicas [list] --redis URL\n"
           "       tallyd replicas forget --redis URL NAME\n"
-          "  list: every edge stream (entries, added, trimmed, last ID), then\n"
+          "  list: every edge stream and the control stream tally:ctl (entries,\n"
+          "        added, trimmed, last ID), then\n"
           "        every registered replica's heartbeat age and, per stream,\n"
           "        its last applied ID, the entries it is behind and the age\n"
           "        of the oldest entry it has not applied (seconds)\n"
@@ -77,7 +79,7 @@ replicas_list(redis_conn *c)
         redis_reply_free(r);
         goto out;
     }
-    edges = calloc(redis_reply_len(r) + 1, sizeof(*edges));
+    edges = calloc(redis_reply_len(r) + 2, sizeof(*edges));
     for (size_t i = 0; edges && i < redis_reply_len(r); i++) {
         const char *e = redis_reply_str(redis_reply_at(r, i), NULL);
         char stream[REPLICA_STREAM_MAX];
@@ -94,6 +96,10 @@ replicas_list(redis_conn *c)
             edges[j] = edges[j - 1];
             edges[j - 1] = t;
         }
+    /* the control stream (admin changes, ctl.h) last */
+    if ((edges[ne] = strdup(CTL_STREAM)) == NULL)
+        goto out;
+    ne++;
     replica_sinfo *si = calloc(ne + 1, sizeof(*si));
     if (si == NULL)
         goto out;

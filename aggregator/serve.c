@@ -3,6 +3,7 @@
  * SIGTERM or SIGINT (the drain commits its current transaction, HTTP
  * stops, the database is closed, exit 0). */
 #include "aggregator/api.h"
+#include "aggregator/api_qx.h"
 #include "aggregator/cli.h"
 #include "aggregator/conf.h"
 #include "aggregator/crypto.h"
@@ -143,7 +144,8 @@ cli_serve(int argc, char **argv)
     int started = 0;
     size_t nroutes;
     const http_route *routes = api_routes(&nroutes);
-    if (api_init(c.db) != 0) {
+    if (api_init(c.db) != 0
+        || (c.source[0] && qx_api_set_source(c.source) != 0)) {
         log_error("serve: out of memory");
         goto out;
     }

@@ -3,31 +3,34 @@
 #include "aggregator/cli_purge.h"
 #include "aggregator/sites_cli.h"
 #include "aggregator/cli.h"
+#include "aggregator/ctl_cli.h"
 #include "aggregator/goals.h"
 #include "aggregator/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int
 sites_args_parse(const char *cmd, int argc, char **argv, sites_args *a)
 {
     memset(a, 0, sizeof(*a));
     static const char *const flags[] = { "--db", "--timezone", "--site",
-                                         "--event", "--page", "--key-id" };
+                                         "--event", "--page", "--key-id",
+                                         "--source" };
     for (int i = 0; i < argc; i++) {
         const char *x = argv[i];
         size_t f = 0;
-        while (f < 6 && strcmp(x, flags[f]) != 0)
+        while (f < 7 && strcmp(x, flags[f]) != 0)
             f++;
-        if (f < 6) {
+        if (f < 7) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tallyd %s: %s needs a value\n", cmd, x);
                 return -1;
             }
             const char **slot[] = { &a->db, &a->timezone, &a->site, &a->event,
-                                    &a->page, &a->key_id };
+                                    &a->page, &a->key_id, &a->source };
             *slot[f] = argv[++i];
         } else if (x[0] == '-' && x[1] != '\0') {
             fprintf(stderr, "tallyd %s: unknown flag '%s'\nRun 'tallyd --help' for usage.\n",
@@ -85,6 +88,44 @@ sites_print(void *ctx, int64_t id, const char *domain, const char *tz)
     return 0;
 }
 
+/* sites add | remove | scope-key through the control stream
+ * (ctl_cli.h).  Returns the exit status. */
+static int
+sites_ctl(const char *sub, db *d, const sites_args *a, const char *tz)
+{
+    ctl_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return CLI_ERR;
+    c->verb = strcmp(sub, "add") == 0 ? CTL_SITE_ADD
+            : strcmp(sub, "remove") == 0 ? CTL_SITE_REMOVE : CTL_KEY_SCOPE;
+    snprintf(c->site, sizeof(c->site), "%s", a->pos[0]);
+    snprintf(c->tz, sizeof(c->tz), "%s", tz);
+    c->t = (int64_t)time(NULL);
+    c->id = a->key_id ? atoll(a->key_id) : 0;
+    char cmd[32];
+    snprintf(cmd, sizeof(cmd), "sites %s", sub);
+    int64_t obj;
+    int st = ctl_cli_submit(cmd, d, a->source, c, &obj), rc = CLI_OK;
+    if (st < 0) {
+        rc = CLI_ERR;
+    } else if (c->verb == CTL_SITE_ADD && st != CTL_INVALID) {
+        printf("%s %s (time zone %s)\n", st == CTL_DONE ? "added" : "updated",
+               c->site, tz);
+    } else if (c->verb == CTL_SITE_REMOVE && st == CTL_DONE) {
+        printf("removed %s and all its data\n", c->site);
+    } else if (c->verb == CTL_KEY_SCOPE && st == CTL_DONE) {
+        printf("key %lld may now read %s (and only its scoped sites)\n",
+               (long long)c->id, c->site);
+    } else {
+        fprintf(stderr, "tallyd %s: %s\n", cmd, st == CTL_NOTFOUND
+                ? (c->verb == CTL_KEY_SCOPE ? "no such site or key" : "no such site")
+                : "the change was refused");
+        rc = CLI_ERR;
+    }
+    free(c);
+    return rc;
+}
+
 int
 cli_sites(int argc, char **argv)
 {
@@ -129,6 +170,12 @@ cli_sites(int argc, char **argv)
     if (d == NULL)
         return CLI_ERR;
     int rc = CLI_OK;
+    int mode = list ? 0 : ctl_cli_mode("sites", d, a.source);
+    if (mode != 0) {
+        rc = mode < 0 ? CLI_ERR : sites_ctl(sub, d, &a, tz);
+        db_close(d);
+        return rc;
+    }
     if (add) {
         int r = db_site_upsert(d, a.pos[0], tz);
         if (r < 0)

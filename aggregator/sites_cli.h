@@ -12,9 +12,10 @@ int cli_sites(int argc, char **argv);
 int cli_goals(int argc, char **argv);
 
 /* Shared by both: parses --db FILE, --timezone Z, --site D, --event N,
- * --page P, --key-id N and up to two positional arguments. */
+ * --page P, --key-id N, --source redis://... (ctl_cli.h) and up to two
+ * positional arguments. */
 typedef struct {
-    const char *db, *timezone, *site, *event, *page, *key_id;
+    const char *db, *timezone, *site, *event, *page, *key_id, *source;
     const char *pos[2];
     int         npos;
 } sites_args;

@@ -3,6 +3,8 @@
 #include "aggregator/users_cli.h"
 #include "aggregator/cli.h"
 #include "aggregator/crypto.h"
+#include "aggregator/crypto_pw.h"
+#include "aggregator/ctl_cli.h"
 #include "aggregator/db.h"
 #include "aggregator/users.h"
 
@@ -21,6 +23,7 @@
 typedef struct {
     const char *db;
     const char *site;
+    const char *source;           /* --source redis://... (ctl_cli.h) */
     const char *pos[2];
     int         npos;
 } ucli_args;
@@ -38,6 +41,8 @@ ucli_parse(const char *cmd, int argc, char **argv, int site_ok, ucli_args *a)
             dst = &a->db;
         else if (site_ok && (strcmp(s, "--site") == 0 || strncmp(s, "--site=", 7) == 0))
             dst = &a->site;
+        else if (strcmp(s, "--source") == 0 || strncmp(s, "--source=", 9) == 0)
+            dst = &a->source;
         if (dst != NULL) {
             const char *eq = strchr(s, '=');
             if (eq != NULL)
@@ -196,6 +201,51 @@ ucli_user_print(void *ctx, const db_user_info *u)
     return 0;
 }
 
+/* users add | passwd | remove through the control stream (ctl_cli.h):
+ * the argon2id hash is computed here, the password never leaves this
+ * process.  Returns the exit status. */
+static int
+ucli_users_ctl(const char *cmd, db *d, const char *source, enum ctl_verb verb,
+               const char *name, const char *pw, size_t pwlen)
+{
+    ctl_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return CLI_ERR;
+    int rc = CLI_ERR;
+    c->verb = verb;
+    c->t = (int64_t)time(NULL);
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    char h[CRYPTO_PW_STR];
+    if (verb != CTL_USER_REMOVE) {
+        if (crypto_pw_hash(pw, pwlen, h) != 0
+            || strlen(h) >= sizeof(c->pwhash)) {
+            fprintf(stderr, "tallyd %s: cannot hash the password\n", cmd);
+            goto out;
+        }
+        memcpy(c->pwhash, h, strlen(h) + 1);
+    }
+    int64_t id;
+    int st = ctl_cli_submit(cmd, d, source, c, &id);
+    if (st == CTL_DONE) {
+        rc = CLI_OK;
+        if (verb == CTL_USER_ADD)
+            printf("created user %s (id %lld)\n", name, (long long)id);
+        else if (verb == CTL_USER_PASSWD)
+            printf("password of %s changed; its sessions are ended\n", name);
+        else
+            printf("removed user %s\n", name);
+    } else if (st >= 0) {
+        fprintf(stderr, "tallyd %s: %s\n", cmd, st == CTL_EXISTS
+                ? "a user with that name exists (use 'users passwd')"
+                : st == CTL_NOTFOUND ? "no such user" : "the change was refused");
+    }
+out:
+    crypto_wipe(h, sizeof(h));
+    crypto_wipe(c, sizeof(*c));
+    free(c);
+    return rc;
+}
+
 int
 cli_users(int argc, char **argv)
 {
@@ -234,6 +284,14 @@ cli_users(int argc, char **argv)
     int rc = CLI_ERR;
     if (d == NULL)
         goto out;
+    int mode = is_list ? 0 : ctl_cli_mode(cmd, d, a.source);
+    if (mode != 0) {
+        if (mode > 0)
+            rc = ucli_users_ctl(cmd, d, a.source, is_add ? CTL_USER_ADD : is_pw
+                                ? CTL_USER_PASSWD : CTL_USER_REMOVE, name, pw,
+                                (size_t)pwlen);
+        goto out;
+    }
     if (is_add) {
         int64_t id;
         int r = usr_add(d, name, pw, (size_t)pwlen, &id);
@@ -288,6 +346,51 @@ ucli_share_print(void *ctx, const db_share_info *s)
     return 0;
 }
 
+/* share add | revoke through the control stream (ctl_cli.h): the token
+ * is made here, only its hash goes into the stream.  Returns the exit
+ * status. */
+static int
+ucli_share_ctl(const char *cmd, db *d, const char *source, int is_add,
+               const char *site, long long id)
+{
+    ctl_cmd *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return CLI_ERR;
+    unsigned char raw[32];
+    char tok[UCLI_TOKEN_LEN + 1] = "";
+    c->t = (int64_t)time(NULL);
+    if (is_add) {
+        c->verb = CTL_SHARE_ADD;
+        snprintf(c->site, sizeof(c->site), "%s", site);
+        crypto_random(raw, sizeof(raw));
+        crypto_b64url(tok, sizeof(tok), raw, sizeof(raw));
+        crypto_hash256(tok, UCLI_TOKEN_LEN, c->hash);
+        c->has_hash = 1;
+        crypto_wipe(raw, sizeof(raw));
+    } else {
+        c->verb = CTL_SHARE_REVOKE;
+        c->id = id;
+    }
+    int64_t sid;
+    int st = ctl_cli_submit(cmd, d, source, c, &sid), rc = CLI_ERR;
+    if (st == CTL_DONE && is_add) {
+        printf("created share link id %lld for %s; store it now, it cannot"
+               " be shown again.\nAppend this to the dashboard's URL (e.g."
+               " https://example.com/tally):\n/?share=%s\n",
+               (long long)sid, site, tok);
+        rc = CLI_OK;
+    } else if (st == CTL_DONE) {
+        printf("revoked share link %lld\n", id);
+        rc = CLI_OK;
+    } else if (st >= 0) {
+        fprintf(stderr, "tallyd %s: %s\n", cmd, st == CTL_NOTFOUND
+                ? "no active share link with that id" : "the change was refused");
+    }
+    crypto_wipe(tok, sizeof(tok));
+    free(c);
+    return rc;
+}
+
 int
 cli_share(int argc, char **argv)
 {
@@ -327,6 +430,13 @@ cli_share(int argc, char **argv)
     if (d == NULL)
         return CLI_ERR;
     int rc = CLI_ERR;
+    int mode = is_list ? 0 : ctl_cli_mode(cmd, d, a.source);
+    if (mode != 0) {
+        if (mode > 0)
+            rc = ucli_share_ctl(cmd, d, a.source, is_add, a.site, id);
+        db_close(d);
+        return rc;
+    }
     if (is_add) {
         int64_t site_id, sid;
         if (db_site_find(d, a.site, &site_id) == 0)
