@@ -25,6 +25,9 @@ int cli_drain(int argc, char **argv);
 /* tallyd backup --db FILE OUT (cli_backup.c) */
 int cli_backup(int argc, char **argv);
 
+/* tallyd compact --db FILE (cli_compact.c) */
+int cli_compact(int argc, char **argv);
+
 /* Prints the full usage text (cli_usage.c). */
 void cli_usage(FILE *out);
 

@@ -86,6 +86,14 @@ cli_drain(int argc, char **argv)
         if (st.records == 0 && st.corrupt == 0 && st.segments_deleted == 0) {
             if (once)
                 break;
+            /* idle: coarse rollups, a few short transactions at once */
+            int64_t cn = pipeline_compact(&p, 16, &cli_drain_stop);
+            if (cn < 0) {
+                rc = CLI_ERR;
+                break;
+            }
+            if (cn > 0)
+                continue;
             struct timespec ts = { c.poll_ms / 1000, (long)(c.poll_ms % 1000) * 1000000L };
             nanosleep(&ts, NULL);
         }

@@ -22,6 +22,17 @@
 #define DB_X16(r) DB_X4(r) "," DB_X4(r) "," DB_X4(r) "," DB_X4(r)
 _Static_assert(DB_BATCH == 16, "DB_X16 writes DB_BATCH rows");
 
+#define DB_TIER_ADD                                                        \
+    " visitors_new = visitors_new + excluded.visitors_new,"               \
+    " visits = visits + excluded.visits,"                                 \
+    " pageviews = pageviews + excluded.pageviews,"                        \
+    " events = events + excluded.events,"                                 \
+    " bounces = bounces + excluded.bounces,"                              \
+    " duration = duration + excluded.duration"
+#define DB_TIER_ZERO                                                       \
+    " AND visitors_new = 0 AND visits = 0 AND pageviews = 0"              \
+    " AND events = 0 AND bounces = 0 AND duration = 0"
+
 /* The SQL of every statement, indexed by enum db_stmt_id.  Constants
  * only: values are always bound. */
 static const char *const db_sql[DB_ST_COUNT] = {
@@ -106,6 +117,22 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " events = events + excluded.events,"
         " bounces = bounces + excluded.bounces,"
         " duration = duration + excluded.duration",
+    [DB_ST_RDAILY_ADD] =
+        "INSERT INTO rollup_daily(site_id, dim, day, k1, k2, visitors_new,"
+        " visits, pageviews, events, bounces, duration)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT DO UPDATE SET" DB_TIER_ADD,
+    [DB_ST_RMONTHLY_ADD] =
+        "INSERT INTO rollup_monthly(site_id, dim, month, k1, k2, visitors_new,"
+        " visits, pageviews, events, bounces, duration)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT DO UPDATE SET" DB_TIER_ADD,
+    [DB_ST_RDAILY_ZERO_DEL] =
+        "DELETE FROM rollup_daily WHERE site_id = ?1 AND dim = ?2"
+        " AND day = ?3 AND k1 = ?4 AND k2 = ?5" DB_TIER_ZERO,
+    [DB_ST_RMONTHLY_ZERO_DEL] =
+        "DELETE FROM rollup_monthly WHERE site_id = ?1 AND dim = ?2"
+        " AND month = ?3 AND k1 = ?4 AND k2 = ?5" DB_TIER_ZERO,
     [DB_ST_ROLLUP_ZERO_DEL] =
         "DELETE FROM rollup_hourly WHERE site_id = ?1 AND dim = ?2"
         " AND hour = ?3 AND k1 = ?4 AND k2 = ?5 AND visitors_hour = 0"
@@ -384,6 +411,11 @@ db_begin(db *d)
     }
     d->next_visit = d->visit_loaded = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
+    /* the coarse rollups' bounds, under the write lock: another process
+     * (tallyd compact) may have moved them since the last transaction */
+    if (db_meta_get(d, "rollup_daily_h", &d->tier_daily_h) < 0
+        || db_meta_get(d, "rollup_monthly_d", &d->tier_monthly_d) < 0)
+        goto fail;
     return 0;
 fail:
     db_rollback(d);

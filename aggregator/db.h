@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_HASH_SIZE 32
 
 typedef struct db db;
@@ -170,6 +170,18 @@ typedef struct {
 int db_rollup_add(db *d, const db_rollup_row *r);
 
 /* Integer values in meta.  get: 1 found, 0 absent (*v = 0), -1. */
+/* The bounds of the coarse rollups (db_compact.c): rollup_daily holds
+ * the days before hour *daily_h, rollup_monthly the months before day
+ * *monthly_d (a month's first day; 0 = none yet).  Returns 0 or -1. */
+int db_compact_bounds(db *d, int64_t *daily_h, int64_t *monthly_d);
+
+/* One compaction step in its own transaction: sums the next UTC day
+ * below hour upto_h into rollup_daily (days without rows are skipped in
+ * one step), or else the next month whose days are all summed into
+ * rollup_monthly.  Returns 1 when it moved a bound, 0 when nothing is
+ * left below upto_h, -1 on error (rolled back, logged). */
+int db_compact_step(db *d, int64_t upto_h);
+
 int db_meta_get(db *d, const char *k, int64_t *v);
 int db_meta_set(db *d, const char *k, int64_t v);
 

@@ -10,6 +10,7 @@
  * to the earlier one; a later visit row replaces the earlier one. */
 #include "aggregator/db_int.h"
 #include "aggregator/dims.h"
+#include "aggregator/tz.h"
 
 static void
 db_bind_event(sqlite3_stmt *st, int p, const void *row)
@@ -126,6 +127,64 @@ db_rollup_zeros(db *d, const db_rollup_row *r, int n)
     return 0;
 }
 
+/* Adds r's deltas to its coarse row (tier DB_ST_RDAILY_ADD or
+ * DB_ST_RMONTHLY_ADD, time key t); deletes the row when a negative delta
+ * brought it to all zeros. */
+static int
+db_tier_add(db *d, enum db_stmt_id add, enum db_stmt_id zero,
+            const db_rollup_row *r, int64_t t)
+{
+    sqlite3_stmt *st = db_hot(d, add);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->site);
+    sqlite3_bind_int(st, 2, r->dim);
+    sqlite3_bind_int64(st, 3, t);
+    sqlite3_bind_int64(st, 4, r->k1);
+    sqlite3_bind_int64(st, 5, r->k2);
+    int neg = 0;
+    for (int i = M_VISITORS_NEW, p = 6; i < M_COUNT; i++, p++) {
+        sqlite3_bind_int64(st, p, r->m[i]);
+        neg |= r->m[i] < 0;
+    }
+    if (db_step_done(d, st, "write coarse rollup") != 0)
+        return -1;
+    if (!neg)
+        return 0;
+    if ((st = db_hot(d, zero)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->site);
+    sqlite3_bind_int(st, 2, r->dim);
+    sqlite3_bind_int64(st, 3, t);
+    sqlite3_bind_int64(st, 4, r->k1);
+    sqlite3_bind_int64(st, 5, r->k2);
+    return db_step_done(d, st, "delete empty coarse rollup");
+}
+
+/* Rollup deltas of hours the coarse tables already hold (late events,
+ * rebuilt days) go to them too: the rows stay the sums of the finer
+ * ones (see db_schema.c for deletions). */
+static int
+db_rollup_tiers(db *d, const db_rollup_row *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (r[i].hour >= d->tier_daily_h || r[i].hour < 0)
+            continue;
+        int64_t day = r[i].hour / 24;
+        if (db_tier_add(d, DB_ST_RDAILY_ADD, DB_ST_RDAILY_ZERO_DEL, &r[i], day) != 0)
+            return -1;
+        if (day >= d->tier_monthly_d)
+            continue;
+        int64_t y;
+        unsigned m, dd;
+        tz_civil_from_days(day, &y, &m, &dd);
+        if (db_tier_add(d, DB_ST_RMONTHLY_ADD, DB_ST_RMONTHLY_ZERO_DEL, &r[i],
+                        tz_days_from_civil(y, m, 1)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int
 db_batch_flush(db *d)
 {
@@ -141,6 +200,8 @@ db_batch_flush(db *d)
         rc = db_queue_write(d, &db_queues[2], d->ruq, d->nruq);
         if (rc == 0)
             rc = db_rollup_zeros(d, d->ruq, d->nruq);
+        if (rc == 0)
+            rc = db_rollup_tiers(d, d->ruq, d->nruq);
     }
     d->flushing = 0;
     d->nevq = d->nviq = d->nruq = 0;

@@ -29,6 +29,8 @@ enum db_stmt_id {
     DB_ST_STATS_DAY, DB_ST_STATS_PAGE, DB_ST_STATS_NAME,
     DB_ST_RSTATS_DAY, DB_ST_RSTATS_PAGE, DB_ST_RSTATS_NAME,
     DB_ST_EVENT2_ADD_N, DB_ST_VISIT_PUT_N, DB_ST_ROLLUP_ADD_N,
+    DB_ST_RDAILY_ADD, DB_ST_RMONTHLY_ADD, DB_ST_RDAILY_ZERO_DEL,
+    DB_ST_RMONTHLY_ZERO_DEL,
     DB_ST_COUNT
 };
 
@@ -51,6 +53,10 @@ struct db {
     db_rollup_row ruq[DB_BATCH];
     int           nevq, nviq, nruq;
     int           flushing;
+    /* coarse rollup bounds (meta rollup_daily_h / rollup_monthly_d), read
+     * by db_begin: rollup deltas below them also go to rollup_daily /
+     * rollup_monthly (db_batch.c) */
+    int64_t       tier_daily_h, tier_monthly_d;
 };
 
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
@@ -79,6 +85,12 @@ void db_log_error(db *d, const char *what);
 /* Creates or migrates the schema (db_schema.c).  Returns 0 or -1 with a
  * message in err. */
 int db_schema_migrate(db *d, char *err, size_t errlen);
+
+/* Recreates the triggers that carry rollup_hourly changes into
+ * rollup_daily below hour daily_h and rollup_daily changes into
+ * rollup_monthly below day monthly_d (db_schema.c), inside the caller's
+ * transaction.  Returns 0 or -1 (logged). */
+int db_tier_triggers(db *d, int64_t daily_h, int64_t monthly_d);
 
 /* Returns the schema version (PRAGMA user_version), or -1. */
 int db_schema_version(db *d);

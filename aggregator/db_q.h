@@ -101,6 +101,12 @@ int dbq_visits(db *d, const dbq_raw_req *r,
 
 enum dbq_bucket { DBQ_B_NONE = 0, DBQ_B_HOUR, DBQ_B_DAY };
 
+/* Which rollup table answers: rollup_hourly, rollup_daily (whole UTC
+ * days: h0 and h1 multiples of 24; bucket NONE, or DAY with off_h 0) or
+ * rollup_monthly (months whose first day is in [h0 / 24, h1 / 24);
+ * bucket NONE).  The coarse tables have no visitors_hour (read as 0). */
+enum dbq_tier { DBQ_T_HOUR = 0, DBQ_T_DAY, DBQ_T_MONTH };
+
 typedef struct {
     int64_t        site;
     int            dim;           /* enum dim */
@@ -111,6 +117,7 @@ typedef struct {
     const dbq_pred *pred;         /* NULL, or leaves/and/or/not on the
                                      dim's own column only */
     qm_set        *m;
+    enum dbq_tier  tier;
 } dbq_rollup_req;
 
 typedef struct {

@@ -1,5 +1,6 @@
-/* db_q_rollup.c -- the rollup path of the Stats API executor: sums of
- * rollup_hourly rows grouped by time bucket and key; see db_q.h. */
+/* db_q_rollup.c -- the rollup path of the Stats API executor: rows of
+ * rollup_hourly, rollup_daily or rollup_monthly with their time bucket;
+ * see db_q.h. */
 #include "aggregator/db_q_int.h"
 
 #include <string.h>
@@ -56,10 +57,24 @@ int
 dbq_rollup(db *d, const dbq_rollup_req *r,
            int (*fn)(void *ctx, const dbq_rollup_row *row), void *ctx)
 {
+    static const char *const tables[] = { "rollup_hourly", "rollup_daily",
+                                          "rollup_monthly" };
+    static const char *const tcols[] = { "hour", "day", "month" };
+    int t = r->tier;
+    if (t < DBQ_T_HOUR || t > DBQ_T_MONTH
+        || (t != DBQ_T_HOUR && (r->h0 % 24 || r->h1 % 24))
+        || (t == DBQ_T_DAY && r->bucket != DBQ_B_NONE
+            && !(r->bucket == DBQ_B_DAY && r->off_h == 0))
+        || (t == DBQ_T_MONTH && r->bucket != DBQ_B_NONE))
+        return -1;
+    int64_t lo = t == DBQ_T_HOUR ? r->h0 : r->h0 / 24;
+    int64_t hi = t == DBQ_T_HOUR ? r->h1 : r->h1 / 24;
     dbq_sql q = { 0 };
     dbq_cat(&q, "SELECT ");
     if (r->bucket == DBQ_B_HOUR) {
         dbq_cat(&q, "hour");
+    } else if (r->bucket == DBQ_B_DAY && t == DBQ_T_DAY) {
+        dbq_cat(&q, "day");
     } else if (r->bucket == DBQ_B_DAY) {
         dbq_cat(&q, "(hour + ");
         dbq_int(&q, r->off_h);
@@ -68,16 +83,23 @@ dbq_rollup(db *d, const dbq_rollup_req *r,
         dbq_cat(&q, "0");
     }
     /* no GROUP BY: SQLite would sort; the caller sums in a hash table */
-    dbq_cat(&q, " AS b, k1, k2, visitors_hour, visitors_new, visits,"
-                " pageviews, events, bounces, duration FROM rollup_hourly"
-                " WHERE site_id = ");
+    dbq_cat(&q, " AS b, k1, k2, ");
+    dbq_cat(&q, t == DBQ_T_HOUR ? "visitors_hour" : "0");
+    dbq_cat(&q, ", visitors_new, visits, pageviews, events, bounces, duration"
+                " FROM ");
+    dbq_cat(&q, tables[t]);
+    dbq_cat(&q, " WHERE site_id = ");
     dbq_int(&q, r->site);
     dbq_cat(&q, " AND dim = ");
     dbq_int(&q, r->dim);
-    dbq_cat(&q, " AND hour >= ");
-    dbq_int(&q, r->h0);
-    dbq_cat(&q, " AND hour < ");
-    dbq_int(&q, r->h1);
+    dbq_cat(&q, " AND ");
+    dbq_cat(&q, tcols[t]);
+    dbq_cat(&q, " >= ");
+    dbq_int(&q, lo);
+    dbq_cat(&q, " AND ");
+    dbq_cat(&q, tcols[t]);
+    dbq_cat(&q, " < ");
+    dbq_int(&q, hi);
     if (r->pred) {
         dbq_scope sc;
         memset(&sc, 0, sizeof(sc));

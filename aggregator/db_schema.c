@@ -9,6 +9,48 @@
 
 #include <stdio.h>
 
+/* The trigger that takes a deleted rollup_hourly row (purge, site
+ * deletion, a row summed to zero) back out of the coarse rows above it:
+ * rollup_daily when its hour is below the daily bound, rollup_monthly
+ * when its day is also below the monthly bound; a coarse row whose sums
+ * all reach 0 is deleted, as in rollup_hourly.  Inserts and updates of
+ * hourly rows come only from the ingest, which adds the same deltas to
+ * the coarse rows itself (db_batch.c): a trigger per upsert would cost
+ * the ingest about 8% of its instructions.  The bounds are constants in
+ * the trigger (copies of meta rollup_daily_h / rollup_monthly_d);
+ * db_tier_triggers() recreates it whenever compaction moves them. */
+#define TALLY_TIER_SUB(to, tcol, key)                                      \
+    " UPDATE " to " SET visitors_new = visitors_new - OLD.visitors_new,"  \
+    " visits = visits - OLD.visits, pageviews = pageviews - OLD.pageviews," \
+    " events = events - OLD.events, bounces = bounces - OLD.bounces,"     \
+    " duration = duration - OLD.duration WHERE site_id = OLD.site_id"     \
+    " AND dim = OLD.dim AND " tcol " = " key " AND k1 = OLD.k1"           \
+    " AND k2 = OLD.k2;"                                                   \
+    " DELETE FROM " to " WHERE site_id = OLD.site_id AND dim = OLD.dim"   \
+    " AND " tcol " = " key " AND k1 = OLD.k1 AND k2 = OLD.k2"             \
+    " AND visitors_new = 0 AND visits = 0 AND pageviews = 0"              \
+    " AND events = 0 AND bounces = 0 AND duration = 0;"
+#define TALLY_MONTH_OF(day)                                                \
+    "CAST(unixepoch((" day ") * 86400, 'unixepoch', 'start of month')"     \
+    " / 86400 AS INTEGER)"
+#define TALLY_TIER_TRIGGER(dbound, mbound)                                 \
+    "CREATE TRIGGER rollup_tiers_del AFTER DELETE ON rollup_hourly"       \
+    " WHEN OLD.hour < " dbound " BEGIN"                                   \
+    TALLY_TIER_SUB("rollup_daily", "day", "OLD.hour / 24")                \
+    " UPDATE rollup_monthly SET visitors_new = visitors_new"              \
+    " - OLD.visitors_new, visits = visits - OLD.visits,"                  \
+    " pageviews = pageviews - OLD.pageviews, events = events - OLD.events," \
+    " bounces = bounces - OLD.bounces, duration = duration - OLD.duration" \
+    " WHERE OLD.hour / 24 < " mbound " AND site_id = OLD.site_id"         \
+    " AND dim = OLD.dim AND month = " TALLY_MONTH_OF("OLD.hour / 24")     \
+    " AND k1 = OLD.k1 AND k2 = OLD.k2;"                                   \
+    " DELETE FROM rollup_monthly WHERE OLD.hour / 24 < " mbound           \
+    " AND site_id = OLD.site_id AND dim = OLD.dim"                        \
+    " AND month = " TALLY_MONTH_OF("OLD.hour / 24")                       \
+    " AND k1 = OLD.k1 AND k2 = OLD.k2 AND visitors_new = 0 AND visits = 0" \
+    " AND pageviews = 0 AND events = 0 AND bounces = 0 AND duration = 0;" \
+    " END;"
+
 static const char *const db_migrations[] = {
     /* 0 -> 1: the foundation schema. */
     "CREATE TABLE sites("
@@ -109,7 +151,52 @@ static const char *const db_migrations[] = {
     "DELETE FROM meta WHERE k = 'event_seq';"
     "INSERT INTO meta(k, v) VALUES('visit_seq', 1);"
     "INSERT INTO meta(k, v) VALUES('hwm_ms', 0);",
+
+    /* 2 -> 3: daily and monthly rollups (docs/storage.md), the sums of
+     * rollup_hourly over whole UTC days / months, for the days before
+     * meta 'rollup_daily_h' (an hour, a day boundary) and the months
+     * before meta 'rollup_monthly_d' (the first day of a month).
+     * compact.c moves those bounds forward, filling the rows; the
+     * triggers carry every later change of an hourly row below a bound
+     * (late events, purges, deletions) into the coarser rows in the same
+     * transaction, so the invariant holds whoever writes rollup_hourly.
+     * A month is keyed by its first day (days since the epoch). */
+    "CREATE TABLE rollup_daily("
+    "  site_id INTEGER NOT NULL, dim INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  k1 INTEGER NOT NULL, k2 INTEGER NOT NULL,"
+    "  visitors_new INTEGER NOT NULL, visits INTEGER NOT NULL,"
+    "  pageviews INTEGER NOT NULL, events INTEGER NOT NULL,"
+    "  bounces INTEGER NOT NULL, duration INTEGER NOT NULL,"
+    "  PRIMARY KEY(site_id, dim, day, k1, k2)) WITHOUT ROWID;"
+    "CREATE TABLE rollup_monthly("
+    "  site_id INTEGER NOT NULL, dim INTEGER NOT NULL, month INTEGER NOT NULL,"
+    "  k1 INTEGER NOT NULL, k2 INTEGER NOT NULL,"
+    "  visitors_new INTEGER NOT NULL, visits INTEGER NOT NULL,"
+    "  pageviews INTEGER NOT NULL, events INTEGER NOT NULL,"
+    "  bounces INTEGER NOT NULL, duration INTEGER NOT NULL,"
+    "  PRIMARY KEY(site_id, dim, month, k1, k2)) WITHOUT ROWID;"
+    "INSERT INTO meta(k, v) VALUES('rollup_daily_h', 0);"
+    "INSERT INTO meta(k, v) VALUES('rollup_monthly_d', 0);"
+    TALLY_TIER_TRIGGER("0", "0"),
 };
+
+int
+db_tier_triggers(db *d, int64_t daily_h, int64_t monthly_d)
+{
+    char sql[4096];
+    int n = snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS rollup_tiers_del;"
+                     TALLY_TIER_TRIGGER("%lld", "%lld"), (long long)daily_h,
+                     (long long)monthly_d, (long long)monthly_d);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return -1;
+    if (sqlite3_exec(d->h, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        db_log_error(d, "recreate rollup trigger");
+        return -1;
+    }
+    d->tier_daily_h = daily_h;
+    d->tier_monthly_d = monthly_d;
+    return 0;
+}
 
 #define DB_NMIGRATIONS ((int)(sizeof(db_migrations) / sizeof(db_migrations[0])))
 

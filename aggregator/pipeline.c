@@ -83,3 +83,31 @@ pipeline_retain(pipeline *p, int force, const atomic_int *stop)
                  " days (rollups kept)", (long long)total, (long long)p->retain_days);
     return total;
 }
+
+int64_t
+pipeline_compact(pipeline *p, int64_t max_steps, const atomic_int *stop)
+{
+    int64_t hwm = ingest_hwm(p->g);
+    if (hwm == 0 && db_meta_get(p->d, "hwm_ms", &hwm) < 0)
+        return -1;
+    if (hwm <= 0)
+        return 0;
+    /* yesterday and today stay hourly only: late rows there are common */
+    int64_t upto_h = (hwm / DAY_MS - 1) * 24;
+    if (upto_h == p->compact_done_h)
+        return 0;                   /* nothing new since the last run */
+    int64_t n = 0;
+    while (max_steps == 0 || n < max_steps) {
+        if (stop && atomic_load(stop))
+            break;
+        int rc = db_compact_step(p->d, upto_h);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            p->compact_done_h = upto_h;
+            break;
+        }
+        n++;
+    }
+    return n;
+}

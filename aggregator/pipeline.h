@@ -22,6 +22,7 @@ typedef struct {
     drain     *dr;
     unsigned   retain_days;     /* 0 = keep raw events */
     int64_t    retain_next_ms;  /* wall clock of the next retention run */
+    int64_t    compact_done_h;  /* compaction found nothing left below it */
 } pipeline;
 
 /* Opens c->db read-write (creating or migrating it), loads the
@@ -38,5 +39,11 @@ void pipeline_close(pipeline *p);
  * restart replay needs), 10,000 per transaction, checking *stop between
  * them.  Returns the number deleted, or -1. */
 int64_t pipeline_retain(pipeline *p, int force, const atomic_int *stop);
+
+/* Moves the daily / monthly rollups forward (db_compact_step) over the
+ * UTC days before the day before the newest event's, at most max_steps
+ * steps (0: until done), checking *stop between them.  Returns the
+ * number of steps taken, or -1. */
+int64_t pipeline_compact(pipeline *p, int64_t max_steps, const atomic_int *stop);
 
 #endif

@@ -47,6 +47,8 @@ typedef struct {
     enum dbq_bucket bucket;
     int            nvals;         /* distinct (k1, k2) met, up to 2 */
     int64_t        val[2];
+    int64_t        daily_h;       /* rollup_daily holds hours < this  */
+    int64_t        monthly_d;     /* rollup_monthly: days < this      */
 } qx_ru;
 
 static int
@@ -99,6 +101,64 @@ qx_ru_row(void *ctx, const dbq_rollup_row *row)
     return 0;
 }
 
+/* Rows of one table for [h0, h1) (no-op when empty). */
+static int
+qx_ru_get(qx_ru *u, dbq_rollup_req *req, enum dbq_tier tier, int64_t h0,
+          int64_t h1)
+{
+    if (h0 >= h1)
+        return 0;
+    req->tier = tier;
+    req->h0 = h0;
+    req->h1 = h1;
+    return dbq_rollup(u->c->d, req, qx_ru_row, u);
+}
+
+static int64_t
+qx_month_start(int64_t day, int next)
+{
+    int64_t y;
+    unsigned m, d;
+    tz_civil_from_days(day, &y, &m, &d);
+    if (next && (d != 1))
+        return m == 12 ? tz_days_from_civil(y + 1, 1, 1)
+                       : tz_days_from_civil(y, m + 1, 1);
+    return tz_days_from_civil(y, m, 1);
+}
+
+/* [s, e) from the coarsest rows that hold it exactly: whole UTC months
+ * below the monthly bound from rollup_monthly, whole UTC days below the
+ * daily bound from rollup_daily, the hours around them from
+ * rollup_hourly.  Every table holds sums over the same UTC hours, so the
+ * parts add up to the hourly answer (docs/storage.md). */
+static int
+qx_ru_span(qx_ru *u, dbq_rollup_req *req, int64_t s, int64_t e)
+{
+    int days = req->bucket == DBQ_B_NONE
+               || (req->bucket == DBQ_B_DAY && req->off_h == 0);
+    int64_t d0 = (s + 23) / 24, d1 = e / 24;
+    if (d1 * 24 > u->daily_h)
+        d1 = u->daily_h / 24;
+    if (!days || s < 0 || d0 >= d1)
+        return qx_ru_get(u, req, DBQ_T_HOUR, s, e);
+    int64_t m0 = qx_month_start(d0, 1), m1 = qx_month_start(d1, 0);
+    if (m1 > u->monthly_d)
+        m1 = qx_month_start(u->monthly_d, 0);
+    int rc = qx_ru_get(u, req, DBQ_T_HOUR, s, d0 * 24);
+    if (rc == 0 && req->bucket == DBQ_B_NONE && m0 < m1) {
+        rc = qx_ru_get(u, req, DBQ_T_DAY, d0 * 24, m0 * 24);
+        if (rc == 0)
+            rc = qx_ru_get(u, req, DBQ_T_MONTH, m0 * 24, m1 * 24);
+        if (rc == 0)
+            rc = qx_ru_get(u, req, DBQ_T_DAY, m1 * 24, d1 * 24);
+    } else if (rc == 0) {
+        rc = qx_ru_get(u, req, DBQ_T_DAY, d0 * 24, d1 * 24);
+    }
+    if (rc == 0)
+        rc = qx_ru_get(u, req, DBQ_T_HOUR, d1 * 24, e);
+    return rc;
+}
+
 /* One rollup dim over the range, split where the zone's offset changes
  * (day buckets), into u. */
 static int
@@ -122,10 +182,8 @@ qx_ru_fetch(qx_ru *u, int dim, int part, const dbq_pred *pred)
                 e++;
         else
             e = h1;
-        req.h0 = s;
-        req.h1 = e;
         req.off_h = off;
-        int rc = dbq_rollup(c->d, &req, qx_ru_row, u);
+        int rc = qx_ru_span(u, &req, s, e);
         if (rc != 0) {
             if (qm_error(c->m))
                 return qx_fail(c, 400, "%s", qm_error(c->m));
@@ -161,6 +219,8 @@ qx_rollup_filtered_total(qx_ctx *c, const qx_plan *p, qg_table *t)
         need_visitors |= m == Q_M_VISITORS;
     }
     qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    if (db_compact_bounds(c->d, &u.daily_h, &u.monthly_d) != 0)
+        return qx_fail(c, 500, "database error");
     int dim = col == DBQ_PAGE ? DIM_PAGE : col == DBQ_NAME ? DIM_NAME : DIM_HOSTNAME;
     if (qx_ru_fetch(&u, dim, QX_P_EV, p->pred) != 0)
         return -1;
@@ -192,6 +252,8 @@ qx_rollup_run(qx_ctx *c, const qx_plan *p, qg_table *t)
         || q->range.to_ms <= q->range.from_ms || !qx_whole_hours(c))
         return 0;
     qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    if (db_compact_bounds(c->d, &u.daily_h, &u.monthly_d) != 0)
+        return qx_fail(c, 500, "database error");
     int col = -1;
     for (size_t i = 0; i < q->ndims; i++) {
         if ((int)i == p->ti)

@@ -72,7 +72,12 @@ serve_drain_thread(void *arg)
         }
         if (pipeline_retain(&s->p, 0, &s->stop) < 0)
             log_error("retention: failed; retrying in an hour");
-        if (st.events == 0 && st.records == 0 && st.corrupt == 0 && rn <= 0)
+        int idle = st.events == 0 && st.records == 0 && st.corrupt == 0 && rn <= 0;
+        /* coarse rollups in idle time, a few short transactions at once */
+        int64_t cn = idle ? pipeline_compact(&s->p, 16, &s->stop) : 0;
+        if (cn < 0)
+            log_error("compact: failed; retrying when idle again");
+        if (idle && cn <= 0)
             serve_nap(s, rn < 0 ? rdrain_backoff_ms(s->rd) : s->poll_ms);
     }
     return NULL;

@@ -115,9 +115,12 @@ def test_migration_from_v1(work):
     r = orc.drain_once(spool, db)
     assert "converted 6 v1 events" in r.stderr
     con = orc.connect_ro(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    # v1 -> v2 (enriched events, visits, hourly rollups) -> v3 (daily and
+    # monthly rollups, empty until compacted)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name ="
                        " 'events_v1'").fetchone()[0] == 0
+    assert con.execute("SELECT COUNT(*) FROM rollup_daily").fetchone()[0] == 0
     assert con.execute("SELECT name FROM api_keys").fetchall() == [("k",)]
     site = con.execute("SELECT id FROM sites WHERE domain = 'old.example'"
                        ).fetchone()[0]
