@@ -380,12 +380,19 @@ ngx_http_tally_batch_thread(void *data, ngx_log_t *log)
 }
 
 
-/* the completion, back in the event loop */
+/*
+ * The completion, back in the event loop.  The next batch (the records
+ * that came in meanwhile) goes to the thread first, then this batch's
+ * requests are answered: sending those answers is the worker's largest
+ * share of a round, and the disk need not wait for it.  The order of the
+ * records on disk is unchanged (the next batch is written only now), and
+ * a request is still answered only once its own batch was synced.
+ */
 static void
 ngx_http_tally_batch_done(ngx_event_t *ev)
 {
     ngx_int_t                    rc;
-    ngx_queue_t                 *q;
+    ngx_queue_t                 *q, done;
     ngx_http_tally_wait_t       *wt;
     ngx_http_tally_batch_ctx_t  *ctx;
 
@@ -405,16 +412,13 @@ ngx_http_tally_batch_done(ngx_event_t *ev)
         }
     }
 
+    /* ctx is reused by the next batch: nothing is read from it below */
     rc = (ctx->rc == 0) ? NGX_OK : NGX_ERROR;
 
-    /* still busy while answering: new records go to the next batch */
-
-    while (!ngx_queue_empty(&ngx_http_tally_w.flying)) {
-        q = ngx_queue_head(&ngx_http_tally_w.flying);
-        ngx_queue_remove(q);
-        wt = ngx_queue_data(q, ngx_http_tally_wait_t, queue);
-        wt->queued = 0;
-        ngx_http_tally_answer(wt, rc);
+    ngx_queue_init(&done);
+    if (!ngx_queue_empty(&ngx_http_tally_w.flying)) {
+        ngx_queue_add(&done, &ngx_http_tally_w.flying);
+        ngx_queue_init(&ngx_http_tally_w.flying);
     }
 
     ngx_http_tally_w.flight.len = 0;
@@ -422,6 +426,16 @@ ngx_http_tally_batch_done(ngx_event_t *ev)
 
     if (ngx_http_tally_w.pending.len) {
         ngx_http_tally_batch_post();
+    }
+
+    /* records of requests answered now join the batch after the next */
+
+    while (!ngx_queue_empty(&done)) {
+        q = ngx_queue_head(&done);
+        ngx_queue_remove(q);
+        wt = ngx_queue_data(q, ngx_http_tally_wait_t, queue);
+        wt->queued = 0;
+        ngx_http_tally_answer(wt, rc);
     }
 }
 
