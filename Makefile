@@ -28,7 +28,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 CC ?= cc
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O3 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -I. $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lsodium -lpcre2-8 -lhiredis -lz -lpthread -lm

@@ -144,7 +144,7 @@ tally_json_v_string(tally_json_ctx *c, const char **pp, const char **raw,
     size_t *rawlen, int *esc)
 {
     const char  *p = *pp + 1, *end = c->end;
-    unsigned     cp, lo;
+    unsigned     cp = 0, lo = 0;
     size_t       n;
 
     *esc = 0;
@@ -247,7 +247,7 @@ tally_json_decode(const char *raw, size_t rawlen, char *out)
 {
     const char  *p = raw, *end = raw + rawlen;
     char        *o = out;
-    unsigned     cp, lo;
+    unsigned     cp = 0, lo = 0;
 
     while (p < end) {
         if (*p != '\\') {
