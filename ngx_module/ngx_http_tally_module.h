@@ -103,6 +103,18 @@ typedef struct {
 } ngx_http_tally_wait_t;
 
 
+/* directive handlers (ngx_http_tally_directives.c), NGX_CONF_OK or an
+ * error string, as NGINX's set callbacks */
+char *ngx_http_tally_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_tally_salt_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tally_collect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_tally_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_tally_sync(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_tally_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_tally_geoip_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* the content handlers installed by tally_collect and tally_status */
 ngx_int_t ngx_http_tally_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tally_status_handler(ngx_http_request_t *r);
