@@ -139,45 +139,6 @@ tb_real_text(double d, char *buf, size_t cap)
 }
 
 
-/* Writes s as a JSON string (with quotes) at out, which has room for
- * 6 * len + 2 bytes; returns the end. */
-static char *
-tb_json_string(char *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    *out++ = '"';
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\') {
-            *out++ = '\\';
-            *out++ = (char) c;
-        } else if (c == '\n') {
-            *out++ = '\\';
-            *out++ = 'n';
-        } else if (c == '\r') {
-            *out++ = '\\';
-            *out++ = 'r';
-        } else if (c == '\t') {
-            *out++ = '\\';
-            *out++ = 't';
-        } else if (c < 0x20) {
-            *out++ = '\\';
-            *out++ = 'u';
-            *out++ = '0';
-            *out++ = '0';
-            *out++ = hex[c >> 4];
-            *out++ = hex[c & 0xf];
-        } else {
-            *out++ = (char) c;
-        }
-    }
-    *out++ = '"';
-    return out;
-}
-
-
 static int
 tb_blank_only(const char *s, size_t len)
 {
@@ -227,26 +188,6 @@ tb_decimal_ok(const char *s, size_t len)
 
 
 
-/* exact length of s written by tb_json_string */
-static size_t
-tb_json_string_len(const char *s, size_t len)
-{
-    size_t  i, n = 2;
-
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char) s[i];
-        if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r'
-            || ch == '\t')
-        {
-            n += 2;
-        } else if (ch < 0x20) {
-            n += 6;
-        } else {
-            n++;
-        }
-    }
-    return n;
-}
 
 
 /* Text of a validated JSON scalar at v as a property value: NULL for null
@@ -355,8 +296,8 @@ tb_props_from_object(tally_json_ctx *c, const char *p, tb_obj *o,
         {
             continue;
         }
-        cap += tb_json_string_len(key[i], klen[i]) + 2
-               + tb_json_string_len(text[i], vlen[i]);
+        cap += tally_json_write_len(key[i], klen[i]) + 2
+               + tally_json_write_len(text[i], vlen[i]);
     }
 
     buf = tally_json_alloc(c, cap);
@@ -375,9 +316,9 @@ tb_props_from_object(tally_json_ctx *c, const char *p, tb_obj *o,
         if (w != buf + 1) {
             *w++ = ',';
         }
-        w = tb_json_string(w, key[i], klen[i]);
+        w = tally_json_write(w, key[i], klen[i]);
         *w++ = ':';
-        w = tb_json_string(w, text[i], vlen[i]);
+        w = tally_json_write(w, text[i], vlen[i]);
     }
     *w++ = '}';
 

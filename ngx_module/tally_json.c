@@ -783,3 +783,63 @@ tally_json_number(const char *p, const char *end, long long *i, double *d)
     }
     return real ? 2 : 1;
 }
+
+
+/* ---- writing ---- */
+
+char *
+tally_json_write(char *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    *out++ = '"';
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char) c;
+        } else if (c == '\n') {
+            *out++ = '\\';
+            *out++ = 'n';
+        } else if (c == '\r') {
+            *out++ = '\\';
+            *out++ = 'r';
+        } else if (c == '\t') {
+            *out++ = '\\';
+            *out++ = 't';
+        } else if (c < 0x20) {
+            *out++ = '\\';
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 0xf];
+        } else {
+            *out++ = (char) c;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+
+size_t
+tally_json_write_len(const char *s, size_t len)
+{
+    size_t  i, n = 2;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char) s[i];
+        if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r'
+            || ch == '\t')
+        {
+            n += 2;
+        } else if (ch < 0x20) {
+            n += 6;
+        } else {
+            n++;
+        }
+    }
+    return n;
+}

@@ -140,4 +140,12 @@ const char *tally_json_member(const char *obj, const char *end,
 int tally_json_number(const char *p, const char *end, long long *i,
     double *d);
 
+/* Writes s (len bytes, any content) as a JSON string with its quotes at
+ * out, which has room for tally_json_write_len(s, len) bytes (at most
+ * 6 * len + 2); returns the end.  Nothing is allocated. */
+char *tally_json_write(char *out, const char *s, size_t len);
+
+/* The exact length tally_json_write writes for s. */
+size_t tally_json_write_len(const char *s, size_t len);
+
 #endif /* TALLY_JSON_H */

@@ -268,6 +268,31 @@ test_numbers(void)
 }
 
 
+/* writing: escapes, the exact length, and bytes the reader accepts */
+static void
+test_write(void)
+{
+    static const struct { const char *in; size_t len; const char *out; } c[] = {
+        { "", 0, "\"\"" },
+        { "plain /path?q=1", 15, "\"plain /path?q=1\"" },
+        { "a\"b\\c", 5, "\"a\\\"b\\\\c\"" },
+        { "\n\r\t", 3, "\"\\n\\r\\t\"" },
+        { "\x01\x1f", 2, "\"\\u0001\\u001f\"" },
+        { "nul\0x", 5, "\"nul\\u0000x\"" },
+        { "\xc3\xa9", 2, "\"\xc3\xa9\"" },
+    };
+    char buf[64];
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        size_t n = tally_json_write_len(c[i].in, c[i].len);
+        char *end = tally_json_write(buf, c[i].in, c[i].len);
+        CHECK_EQ_U64((size_t) (end - buf), n);
+        CHECK_EQ_U64(n, strlen(c[i].out));
+        CHECK(memcmp(buf, c[i].out, n) == 0);
+    }
+}
+
+
 int
 main(void)
 {
@@ -278,5 +303,6 @@ main(void)
     RUN(test_alloc);
     RUN(test_objects);
     RUN(test_numbers);
+    RUN(test_write);
     return check_summary("tally_json");
 }
