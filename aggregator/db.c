@@ -365,6 +365,34 @@ db_open(const char *path, enum db_mode mode, db **out, char *err,
     return 0;
 }
 
+int
+db_open_side(const char *path, int (*init)(db *), const char *what,
+             db **out, char *err, size_t errlen)
+{
+    db *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->mode = DB_RW;
+    if (sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path,
+                 d->h ? sqlite3_errmsg(d->h) : "out of memory");
+        db_close(d);
+        return -1;
+    }
+    sqlite3_busy_timeout(d->h, 5000);
+    if (init(d) != 0) {
+        snprintf(err, errlen, "database %s: cannot create the %s tables: %s",
+                 path, what, sqlite3_errmsg(d->h));
+        db_close(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 void
 db_close(db *d)
 {

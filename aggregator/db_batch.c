@@ -60,6 +60,17 @@ db_bind_rollup(sqlite3_stmt *st, int p, const void *row)
         sqlite3_bind_int64(st, p + 6 + i, r->m[i]);
 }
 
+/* Binds a rollup row's key as ?1..?5 (site, dim, time t, k1, k2). */
+static void
+db_bind_key(sqlite3_stmt *st, const db_rollup_row *r, int64_t t)
+{
+    sqlite3_bind_int64(st, 1, r->site);
+    sqlite3_bind_int(st, 2, r->dim);
+    sqlite3_bind_int64(st, 3, t);
+    sqlite3_bind_int64(st, 4, r->k1);
+    sqlite3_bind_int64(st, 5, r->k2);
+}
+
 /* The queued rows of one table and how to write them. */
 typedef struct {
     enum db_stmt_id one, many;
@@ -116,11 +127,7 @@ db_rollup_zeros(db *d, const db_rollup_row *r, int n)
         sqlite3_stmt *st = db_hot(d, DB_ST_ROLLUP_ZERO_DEL);
         if (st == NULL)
             return -1;
-        sqlite3_bind_int64(st, 1, r[i].site);
-        sqlite3_bind_int(st, 2, r[i].dim);
-        sqlite3_bind_int64(st, 3, r[i].hour);
-        sqlite3_bind_int64(st, 4, r[i].k1);
-        sqlite3_bind_int64(st, 5, r[i].k2);
+        db_bind_key(st, &r[i], r[i].hour);
         if (db_step_done(d, st, "delete empty rollup") != 0)
             return -1;
     }
@@ -137,11 +144,7 @@ db_tier_add(db *d, enum db_stmt_id add, enum db_stmt_id zero,
     sqlite3_stmt *st = db_hot(d, add);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, r->site);
-    sqlite3_bind_int(st, 2, r->dim);
-    sqlite3_bind_int64(st, 3, t);
-    sqlite3_bind_int64(st, 4, r->k1);
-    sqlite3_bind_int64(st, 5, r->k2);
+    db_bind_key(st, r, t);
     int neg = 0;
     for (int i = M_VISITORS_NEW, p = 6; i < M_COUNT; i++, p++) {
         sqlite3_bind_int64(st, p, r->m[i]);
@@ -153,11 +156,7 @@ db_tier_add(db *d, enum db_stmt_id add, enum db_stmt_id zero,
         return 0;
     if ((st = db_hot(d, zero)) == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, r->site);
-    sqlite3_bind_int(st, 2, r->dim);
-    sqlite3_bind_int64(st, 3, t);
-    sqlite3_bind_int64(st, 4, r->k1);
-    sqlite3_bind_int64(st, 5, r->k2);
+    db_bind_key(st, r, t);
     return db_step_done(d, st, "delete empty coarse rollup");
 }
 

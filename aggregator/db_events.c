@@ -94,6 +94,25 @@ db_event2_insert(db *d, const db_event2 *e)
     return 0;
 }
 
+void
+db_event2_read(sqlite3_stmt *st, int64_t site, db_event2 *e)
+{
+    *e = (db_event2){
+        .site_id = site,
+        .ts = sqlite3_column_int64(st, 0),
+        .seq = sqlite3_column_int64(st, 1),
+        .visitor_id = (uint64_t)sqlite3_column_int64(st, 2),
+        .visit_id = sqlite3_column_int64(st, 3),
+        .name_id = sqlite3_column_int64(st, 4),
+        .pathname_id = sqlite3_column_int64(st, 5),
+        .hostname_id = sqlite3_column_int64(st, 6),
+        .attrs_id = sqlite3_column_int64(st, 7),
+        .props_id = sqlite3_column_int64(st, 8),
+        .revenue_id = sqlite3_column_int64(st, 9),
+        .flags = sqlite3_column_int(st, 10),
+    };
+}
+
 /* ---- v1 events ---- */
 
 int

@@ -28,28 +28,7 @@ db_goals_init(db *d)
 int
 db_goals_open(const char *path, db **out, char *err, size_t errlen)
 {
-    db *d = calloc(1, sizeof(*d));
-    if (d == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    d->mode = DB_RW;
-    if (sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path,
-                 d->h ? sqlite3_errmsg(d->h) : "out of memory");
-        db_close(d);
-        return -1;
-    }
-    sqlite3_busy_timeout(d->h, 5000);
-    if (db_goals_init(d) != 0) {
-        snprintf(err, errlen, "database %s: cannot create the goals tables: %s",
-                 path, sqlite3_errmsg(d->h));
-        db_close(d);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return db_open_side(path, db_goals_init, "goals", out, err, errlen);
 }
 
 /* Prepares sql; NULL with the error logged. */

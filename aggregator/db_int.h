@@ -59,6 +59,18 @@ struct db {
     int64_t       tier_daily_h, tier_monthly_d;
 };
 
+/* Opens an existing database read-write without the schema checks of
+ * db_open (a second handle, e.g. for the HTTP threads' admin tables) and
+ * runs init (CREATE TABLE IF NOT EXISTS ...) on it; `what` names the
+ * tables in the error.  Returns 0 with *out (db_close) or -1 with err. */
+int db_open_side(const char *path, int (*init)(db *), const char *what,
+                 db **out, char *err, size_t errlen);
+
+/* Fills *e from the current row of st, whose columns are ts, seq,
+ * visitor_id, visit_id, name_id, pathname_id, hostname_id, attrs_id,
+ * props_id, revenue_id, flags (in that order), for site. */
+void db_event2_read(sqlite3_stmt *st, int64_t site, db_event2 *e);
+
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
  * the error logged.  Writes the queued rows first (db_batch_flush). */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);

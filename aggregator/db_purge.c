@@ -343,20 +343,7 @@ db_pg_events_read(db *d, int64_t site, int64_t lo, int64_t hi, int64_t *ts,
     int64_t n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        out[n] = (db_event2){
-            .site_id = site,
-            .ts = sqlite3_column_int64(st, 0),
-            .seq = sqlite3_column_int64(st, 1),
-            .visitor_id = (uint64_t)sqlite3_column_int64(st, 2),
-            .visit_id = sqlite3_column_int64(st, 3),
-            .name_id = sqlite3_column_int64(st, 4),
-            .pathname_id = sqlite3_column_int64(st, 5),
-            .hostname_id = sqlite3_column_int64(st, 6),
-            .attrs_id = sqlite3_column_int64(st, 7),
-            .props_id = sqlite3_column_int64(st, 8),
-            .revenue_id = sqlite3_column_int64(st, 9),
-            .flags = sqlite3_column_int(st, 10),
-        };
+        db_event2_read(st, site, &out[n]);
         *ts = out[n].ts;
         *seq = out[n].seq;
         n++;

@@ -53,20 +53,8 @@ db_events_from(db *d, int64_t site, int64_t from_ts,
     sqlite3_bind_int64(st, 2, from_ts);
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        db_event2 e = {
-            .site_id = site,
-            .ts = sqlite3_column_int64(st, 0),
-            .seq = sqlite3_column_int64(st, 1),
-            .visitor_id = (uint64_t)sqlite3_column_int64(st, 2),
-            .visit_id = sqlite3_column_int64(st, 3),
-            .name_id = sqlite3_column_int64(st, 4),
-            .pathname_id = sqlite3_column_int64(st, 5),
-            .hostname_id = sqlite3_column_int64(st, 6),
-            .attrs_id = sqlite3_column_int64(st, 7),
-            .props_id = sqlite3_column_int64(st, 8),
-            .revenue_id = sqlite3_column_int64(st, 9),
-            .flags = sqlite3_column_int(st, 10),
-        };
+        db_event2 e;
+        db_event2_read(st, site, &e);
         if ((ret = fn(ctx, &e)) != 0)
             break;
     }

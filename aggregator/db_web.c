@@ -81,28 +81,7 @@ db_web_init(db *d)
 int
 db_web_open(const char *path, db **out, char *err, size_t errlen)
 {
-    db *d = calloc(1, sizeof(*d));
-    if (d == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    d->mode = DB_RW;
-    if (sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path,
-                 d->h ? sqlite3_errmsg(d->h) : "out of memory");
-        db_close(d);
-        return -1;
-    }
-    sqlite3_busy_timeout(d->h, 5000);
-    if (db_web_init(d) != 0) {
-        snprintf(err, errlen, "database %s: cannot create the web tables: %s",
-                 path, sqlite3_errmsg(d->h));
-        db_close(d);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return db_open_side(path, db_web_init, "web", out, err, errlen);
 }
 
 /* ---- users ---- */
