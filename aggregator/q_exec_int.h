@@ -112,6 +112,10 @@ void qx_pred_free(dbq_pred *p);
  * out of memory. */
 int64_t qx_pval_key(qx_ctx *c, const char *s);
 
+/* The goals (bit i = c->goals.g[i]) whose name matches the simple goal
+ * filter f (its positive form). */
+uint64_t qx_goal_mask(qx_ctx *c, const q_filter *f);
+
 /* 1 for event:* dims. */
 int qx_dim_is_event(q_dim_kind k);
 

@@ -169,9 +169,7 @@ qx_pred_free(dbq_pred *p)
     free(p);
 }
 
-/* The goals (bit i = c->goals.g[i]) whose name matches the simple goal
- * filter f (positive form). */
-static uint64_t
+uint64_t
 qx_goal_mask(qx_ctx *c, const q_filter *f)
 {
     uint64_t mask = 0;

@@ -47,6 +47,7 @@ typedef struct {
     enum dbq_bucket bucket;
     int            nvals;         /* distinct (k1, k2) met, up to 2 */
     int64_t        val[2];
+    int64_t        goal_key;      /* >= 0: the key of dim di (a goal)  */
     int64_t        daily_h;       /* rollup_daily holds hours < this  */
     int64_t        monthly_d;     /* rollup_monthly: days < this      */
 } qx_ru;
@@ -68,7 +69,8 @@ qx_ru_row(void *ctx, const dbq_rollup_row *row)
                || ((u->part & QX_P_VI) && m[M_VISITS] > 0);
     int64_t k[Q_MAX_DIMS] = { 0 };
     if (u->di >= 0)
-        k[u->di] = u->use_k2 ? row->k2 : row->k1;
+        k[u->di] = u->goal_key >= 0 ? u->goal_key
+                 : u->use_k2 ? row->k2 : row->k1;
     if (p->ti >= 0) {
         if (u->bucket == DBQ_B_HOUR)
             k[p->ti] = qx_time_key(c, Q_D_TIME_HOUR, row->b * QX_HOUR_MS);
@@ -218,7 +220,7 @@ qx_rollup_filtered_total(qx_ctx *c, const qx_plan *p, qg_table *t)
             return 0;
         need_visitors |= m == Q_M_VISITORS;
     }
-    qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    qx_ru u = { .c = c, .p = p, .t = t, .di = -1, .goal_key = -1 };
     if (db_compact_bounds(c->d, &u.daily_h, &u.monthly_d) != 0)
         return qx_fail(c, 500, "database error");
     int dim = col == DBQ_PAGE ? DIM_PAGE : col == DBQ_NAME ? DIM_NAME : DIM_HOSTNAME;
@@ -229,6 +231,48 @@ qx_rollup_filtered_total(qx_ctx *c, const qx_plan *p, qg_table *t)
         qg_free(t);
         t->nk = nk;
         return 0;
+    }
+    return 1;
+}
+
+/* An event:goal breakdown (with or without a time dim) whose goals are
+ * all custom-event goals, filtered at most by goal filters (`is` or
+ * `contains`) naming only custom-event goals: goal i's row is the
+ * rollup row of event name i -- every event named i passes the filters,
+ * since i is admitted by each of them, and no other event counts for
+ * it.  Page goals count pageviews only, which no rollup row separates
+ * from the page's other events, so they go to the raw path.  Returns 1,
+ * 0 (not answerable; nothing added) or -1. */
+static int
+qx_rollup_goals(qx_ctx *c, const qx_plan *p, qx_ru *u)
+{
+    const q_query *q = c->q;
+    if (p->need_vi)
+        return 0;
+    uint64_t named = 0;
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const q_filter *f = &q->filters[i];
+        if (f->dim.kind != Q_D_EVENT_GOAL
+            || (f->op != Q_OP_IS && f->op != Q_OP_CONTAINS))
+            return 0;
+        named |= qx_goal_mask(c, f);
+    }
+    for (size_t i = 0; i < c->goals.n; i++)
+        if (((q->nfilters ? named : p->goal_allowed) & (1ull << i))
+            && c->goals.g[i].kind != GOAL_EVENT)
+            return 0;
+    for (size_t i = 0; i < c->goals.n; i++) {
+        if (!(p->goal_allowed & (1ull << i)))
+            continue;
+        const char *name = c->goals.g[i].value;
+        char err[256];
+        dbq_pred leaf = { .kind = DBQ_P_LEAF, .col = DBQ_NAME, .fid2 = -1 };
+        leaf.fid = qm_add(c->m, QM_IS, &name, 1, 0, 0, err, sizeof err);
+        if (leaf.fid < 0)
+            return qx_fail(c, 500, "%s", err);
+        u->goal_key = (int64_t)i;
+        if (qx_ru_fetch(u, DIM_NAME, QX_P_EV, &leaf) != 0)
+            return -1;
     }
     return 1;
 }
@@ -251,13 +295,18 @@ qx_rollup_run(qx_ctx *c, const qx_plan *p, qg_table *t)
     if (c->force_raw || !q->range.hour_aligned || p->vmode == QX_VM_DISTINCT
         || q->range.to_ms <= q->range.from_ms || !qx_whole_hours(c))
         return 0;
-    qx_ru u = { .c = c, .p = p, .t = t, .di = -1 };
+    qx_ru u = { .c = c, .p = p, .t = t, .di = -1, .goal_key = -1 };
     if (db_compact_bounds(c->d, &u.daily_h, &u.monthly_d) != 0)
         return qx_fail(c, 500, "database error");
     int col = -1;
     for (size_t i = 0; i < q->ndims; i++) {
         if ((int)i == p->ti)
             continue;
+        if (u.di < 0 && q->dims[i].kind == Q_D_EVENT_GOAL
+            && q->ndims == (p->ti >= 0 ? 2u : 1u)) {
+            u.di = (int)i;
+            return qx_rollup_goals(c, p, &u);
+        }
         if (u.di >= 0 || qx_rollup_dim(q->dims[i].kind) < 0)
             return 0;
         u.di = (int)i;

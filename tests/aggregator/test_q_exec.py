@@ -338,6 +338,20 @@ def test_goals_and_conversion_rates(env):
     assert len(want) == 3
     for k, v in want.items():
         assert abs(got[k][2] - v[2]) <= 0.01, (k, got[k], v)
+    # goal filters naming only custom-event goals: the rollups answer
+    # (the event name's rows), page goals need the raw events
+    for flt, dims, rollup in (
+            (["is", "event:goal", ["Signup"]], ["event:goal"], True),
+            (["contains", "event:goal", ["ignu"]], ["time:day", "event:goal"], True),
+            (["is", "event:goal", ["Signup", "Visit /p/1*"]], ["event:goal"], False)):
+        body = {"site_id": site, "date_range": dr, "dimensions": dims,
+                "metrics": ["visitors", "events", "visits", "conversion_rate"],
+                "filters": [flt]}
+        st, path, r = both(env, body)
+        assert st == 200 and path == ("rollup" if rollup else "raw"), (body, path, r)
+        if dims == ["event:goal"] and rollup:
+            assert r["results"][0]["dimensions"] == ["Signup"]
+            assert r["results"][0]["metrics"][:2] == list(signup), r
     # a goal filter + group conversion rate by source
     body = {"site_id": site, "metrics": ["visitors", "group_conversion_rate"],
             "date_range": dr, "dimensions": ["visit:source"],
