@@ -71,6 +71,13 @@ build: $(MODULE_SO) $(OUT)/tallyd $(DATA) build/dashboard/app.js build/tally.js 
 $(OUT)/gen-spool: tools/gen-spool.c $(OUT)/libspool.a spool/spool.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libspool.a -lm
 
+# column-block sizes and decode speed on a real database (not part of
+# build): make build/colblock-measure && build/colblock-measure DB
+$(OUT)/colblock-measure: tools/colblock-measure.c $(OUT)/libagg.a \
+                         $(OUT)/libspool.a $(HEADERS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libagg.a $(OUT)/libspool.a \
+	    -lsqlite3 -lpthread
+
 # the browser tracker, with its 1.5 KB gzip budget enforced by the build
 build/tally.js: $(wildcard tracker/src/*.js) tracker/build.mjs package-lock.json
 	node tracker/build.mjs
