@@ -530,9 +530,46 @@ test_garbage(void)
     free(b0);
 }
 
+/* The exact bytes of a small block, assembled here from colblock.h's
+ * format description: a change to the format must show up here. */
+static void
+test_golden_bytes(void)
+{
+    int64_t a[3] = {-2, -2, -2}, c[3] = {1, 3, 2};
+    const int64_t *cols[2] = {a, c};
+    uint8_t *b;
+    size_t len;
+    CHECK(cb_encode(cols, 2, 3, &b, &len) == 0);
+    uint8_t want[CB_HDR_SIZE + 2 * CB_DESC_SIZE + 1];
+    memset(want, 0, sizeof(want));
+    memcpy(want, "TCBK", 4);
+    want[4] = 1;                    /* version 1 (2 bytes) */
+    want[6] = 2;                    /* columns */
+    want[8] = 3;                    /* rows */
+    want[12] = sizeof(want);        /* length */
+    uint8_t *d0 = want + CB_HDR_SIZE, *d1 = d0 + CB_DESC_SIZE;
+    d0[0] = CB_CONST;
+    memset(d0 + 8, 0xFF, 8);        /* base -2 */
+    d0[8] = 0xFE;
+    put32(d0 + 24, spool_crc32c(0, NULL, 0));
+    d1[0] = CB_FOR;
+    d1[1] = 2;                      /* w */
+    d1[4] = 1;                      /* one payload byte */
+    d1[8] = 1;                      /* base = min = 1 */
+    uint8_t payload = 0 | 2 << 2 | 1 << 4; /* x = 0, 2, 1 in 2 bits */
+    put32(d1 + 24, spool_crc32c(0, &payload, 1));
+    want[CB_HDR_SIZE + 2 * CB_DESC_SIZE] = payload;
+    uint32_t crc = spool_crc32c(0, want, 16);
+    put32(want + 16, spool_crc32c(crc, want + CB_HDR_SIZE, 2 * CB_DESC_SIZE));
+    CHECK_EQ_U64(len, sizeof(want));
+    CHECK(len == sizeof(want) && memcmp(b, want, len) == 0);
+    free(b);
+}
+
 int
 main(void)
 {
+    RUN(test_golden_bytes);
     RUN(test_every_encoding);
     RUN(test_edge_values);
     RUN(test_sizes_small);
