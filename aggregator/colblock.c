@@ -137,7 +137,7 @@ cb_get_bits_safe(const uint8_t *p, uint64_t bo, unsigned w)
 /* out[0..cnt-1] = values i0 .. i0+cnt-1 of the w-bit string at p.  The
  * string's bytes are all readable; avail is how many bytes from p may be
  * read (up to the end of the block), which decides where the one-load
- * fast path has to stop. */
+ * fast path (two loads for widths 57..63) has to stop. */
 static void
 cb_unpack(const uint8_t *p, size_t avail, unsigned w, size_t i0, size_t cnt,
           uint64_t *out)
@@ -146,7 +146,7 @@ cb_unpack(const uint8_t *p, size_t avail, unsigned w, size_t i0, size_t cnt,
         memset(out, 0, cnt * sizeof(*out));
         return;
     }
-    size_t need = w <= 56 ? 8 : 9, nfast = 0;
+    size_t need = w <= 56 || w == 64 ? 8 : 9, nfast = 0;
     if (avail >= need) {
         /* value i loads bytes bo/8 .. bo/8+need-1: fine while
          * bo <= (avail-need)*8 + 7 */
@@ -160,8 +160,11 @@ cb_unpack(const uint8_t *p, size_t avail, unsigned w, size_t i0, size_t cnt,
         uint64_t mask = (UINT64_C(1) << w) - 1;
         for (; i < nfast; i++, bo += w)
             out[i] = (cb_load64(p + (bo >> 3)) >> (bo & 7)) & mask;
+    } else if (w == 64) { /* whole words: bo is a multiple of 8 */
+        for (; i < nfast; i++, bo += w)
+            out[i] = cb_load64(p + (bo >> 3));
     } else {
-        uint64_t mask = w == 64 ? ~UINT64_C(0) : (UINT64_C(1) << w) - 1;
+        uint64_t mask = (UINT64_C(1) << w) - 1;
         for (; i < nfast; i++, bo += w) {
             const uint8_t *q = p + (bo >> 3);
             unsigned s = (unsigned)(bo & 7);
