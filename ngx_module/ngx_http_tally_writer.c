@@ -718,7 +718,9 @@ ngx_http_tally_writer_init(ngx_cycle_t *cycle,
     tally_seg_init(&ngx_http_tally_w.seg, (char *) tmcf->spool.data,
                    (uint32_t) ngx_pid, tmcf->segment_size,
                    (uint64_t) tmcf->segment_age * 1000,
-                   tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF);
+                   tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF,
+                   tmcf->sync == NGX_HTTP_TALLY_SYNC_ALWAYS
+                   ? TALLY_SEG_PREALLOC : 0);
 
 #if (NGX_THREADS)
     if (tmcf->sync != NGX_HTTP_TALLY_SYNC_OFF) {

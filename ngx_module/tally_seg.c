@@ -5,7 +5,9 @@
 #include "ngx_module/tally_seg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -31,7 +33,8 @@ tally_seg_fail(tally_seg *s, const char *what, int err)
 
 void
 tally_seg_init(tally_seg *s, const char *dir, uint32_t pid,
-               uint64_t max_size, uint64_t max_age_us, int sync_on_close)
+               uint64_t max_size, uint64_t max_age_us, int sync_on_close,
+               uint64_t prealloc)
 {
     memset(s, 0, sizeof(*s));
     s->dir = dir;
@@ -39,6 +42,7 @@ tally_seg_init(tally_seg *s, const char *dir, uint32_t pid,
     s->max_size = max_size;
     s->max_age_us = max_age_us;
     s->sync_on_close = sync_on_close;
+    s->prealloc = prealloc;
     s->fd = -1;
 }
 
@@ -75,8 +79,18 @@ tally_seg_open(tally_seg *s)
         return -1;
     }
 
+    /* records are written in place (pwrite) over the preallocated zeros */
+    if (s->prealloc) {
+        int  fl = fcntl(fd, F_GETFL);
+
+        if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_APPEND) == -1) {
+            s->prealloc = 0;
+        }
+    }
+
     s->fd = fd;
     s->size = SPOOL_SEG_HDR_SIZE;
+    s->alloc = SPOOL_SEG_HDR_SIZE;
     s->created_us = us;
     s->last_created_us = us;
     s->opened++;
@@ -91,6 +105,12 @@ tally_seg_close(tally_seg *s)
 
     if (s->fd == -1) {
         return 0;
+    }
+
+    /* a zero tail left behind is harmless to readers (UNWRITTEN TAIL) */
+    if (s->alloc > s->size && ftruncate(s->fd, (off_t) s->size) != 0) {
+        tally_seg_fail(s, "ftruncate", errno);
+        rc = -1;
     }
 
     if (s->sync_on_close && fdatasync(s->fd) != 0) {
@@ -128,10 +148,37 @@ tally_seg_ready(tally_seg *s, uint64_t now_us)
 }
 
 
+/* makes sure zeros are preallocated for len more bytes of records, best
+ * effort: what the disk refuses is simply appended later */
+static void
+tally_seg_preallocate(tally_seg *s, size_t len)
+{
+    uint64_t     to, max;
+    struct stat  st;
+
+    if (s->size + len <= s->alloc) {
+        return;
+    }
+
+    to = s->size + len + s->prealloc;
+    max = s->max_size > s->size + len ? s->max_size : s->size + len;
+    if (to > max) {
+        to = max;
+    }
+
+    if (spool_segment_preallocate(s->fd, s->alloc, to) == 0) {
+        s->alloc = to;
+
+    } else if (fstat(s->fd, &st) == 0 && (uint64_t) st.st_size > s->alloc) {
+        s->alloc = (uint64_t) st.st_size;    /* what made it */
+    }
+}
+
+
 int
 tally_seg_append(tally_seg *s, const void *buf, size_t len)
 {
-    int  truncated_ok, saved, sync_on_close;
+    int  rc, truncated_ok, saved, sync_on_close;
 
     if (s->fd == -1) {
         tally_seg_fail(s, "write", EBADF);
@@ -140,7 +187,18 @@ tally_seg_append(tally_seg *s, const void *buf, size_t len)
 
     truncated_ok = 1;
 
-    if (spool_segment_append(s->fd, buf, len, &truncated_ok) != 0) {
+    if (s->prealloc) {
+        tally_seg_preallocate(s, len);
+        rc = spool_segment_write_at(s->fd, s->size, buf, len, &truncated_ok);
+        if (rc != 0) {
+            s->alloc = s->size;              /* truncated back to it */
+        }
+
+    } else {
+        rc = spool_segment_append(s->fd, buf, len, &truncated_ok);
+    }
+
+    if (rc != 0) {
         saved = errno;
         if (!truncated_ok) {
             sync_on_close = s->sync_on_close;
@@ -155,6 +213,9 @@ tally_seg_append(tally_seg *s, const void *buf, size_t len)
     }
 
     s->size += len;
+    if (s->alloc < s->size) {
+        s->alloc = s->size;
+    }
     return 0;
 }
 

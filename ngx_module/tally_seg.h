@@ -16,7 +16,13 @@
  *     segment is abandoned: closed and finished, never written again;
  *   - after a failed fdatasync the segment is never synced or written again
  *     (the kernel may have dropped the dirty pages and cleared the error):
- *     it is closed and finished, and the next append starts a new one.
+ *     it is closed and finished, and the next append starts a new one;
+ *   - with a preallocation step (tally_sync always) the segment is
+ *     extended with zeros that many bytes ahead of its records, which are
+ *     then written in place: fdatasync() then flushes data only, no inode
+ *     update (see UNWRITTEN TAIL in spool/spool.h).  Preallocation is best
+ *     effort (a full disk simply makes the next write an append), and the
+ *     zero tail is trimmed before the segment is marked finished.
  */
 
 #ifndef TALLY_SEG_H
@@ -27,6 +33,9 @@
 
 #include "spool/spool.h"
 
+/* the preallocation step used with tally_sync always */
+#define TALLY_SEG_PREALLOC  (1024 * 1024)
+
 typedef struct {
     /* configuration, set by tally_seg_init */
     const char  *dir;
@@ -34,11 +43,13 @@ typedef struct {
     uint64_t     max_size;         /* rotate at this size (bytes) */
     uint64_t     max_age_us;       /* rotate when older, 0: never */
     int          sync_on_close;    /* fdatasync before closing */
+    uint64_t     prealloc;         /* zeros written ahead, 0: append */
 
     /* state */
     int          fd;               /* -1: none open */
     char         name[SPOOL_NAME_MAX];
-    uint64_t     size;             /* bytes in the file, header included */
+    uint64_t     size;             /* bytes of records, header included */
+    uint64_t     alloc;            /* file size, zero tail included */
     uint64_t     created_us;       /* also identifies the segment */
     uint64_t     last_created_us;
 
@@ -54,7 +65,7 @@ uint64_t tally_seg_now_us(void);
 
 void tally_seg_init(tally_seg *s, const char *dir, uint32_t pid,
                     uint64_t max_size, uint64_t max_age_us,
-                    int sync_on_close);
+                    int sync_on_close, uint64_t prealloc);
 
 /* 1 if the open segment holds records and must be rotated by size or age
  * at now_us, else 0. */
@@ -64,8 +75,8 @@ int tally_seg_due(const tally_seg *s, uint64_t now_us);
  * or -1 with err/what set. */
 int tally_seg_open(tally_seg *s);
 
-/* Closes the open segment (fdatasync first if sync_on_close) and marks it
- * finished.  Returns 0, or -1 with err/what set (the segment is closed
+/* Closes the open segment (trims its zero tail, fdatasync first if
+ * sync_on_close) and marks it finished.  Returns 0, or -1 with err/what set (the segment is closed
  * either way).  No-op without an open segment. */
 int tally_seg_close(tally_seg *s);
 

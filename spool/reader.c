@@ -4,7 +4,9 @@
  * decodes records in place, so a stream of small records costs about one
  * syscall per buffer, not per record.  Stops at a torn tail of a live
  * segment and continues from there on a later call; reports corrupt
- * records and resynchronises on the next valid one.
+ * records and resynchronises on the next valid one.  A zero byte where a
+ * record should start is an unwritten (preallocated) tail, see UNWRITTEN
+ * TAIL in spool.h.
  */
 
 #ifndef _GNU_SOURCE
@@ -159,6 +161,40 @@ sp_skip_to_eof(spool_reader *r)
     return 0;
 }
 
+/* In a finished segment, at a record boundary holding a zero byte: 1 (and
+ * positioned at the end of the file) when every byte from there to the
+ * end is zero, 0 when another byte follows (the caller reports it), -1 on
+ * an I/O error. */
+static int
+sp_zero_tail(spool_reader *r)
+{
+    unsigned char chunk[16 * 1024];
+    uint64_t off;
+    ssize_t got;
+    size_t i;
+
+    for (i = r->pos; i < r->end; i++)
+        if (r->buf[i] != 0)
+            return 0;
+    off = r->buf_off + r->end;
+    for (;;) {
+        do
+            got = pread(r->fd, chunk, sizeof chunk, (off_t)off);
+        while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        for (i = 0; i < (size_t)got; i++)
+            if (chunk[i] != 0)
+                return 0;
+        off += (uint64_t)got;
+    }
+    r->buf_off = off;
+    r->pos = r->end = 0;
+    return 1;
+}
+
 /* Checks the segment header once it is complete.  Returns 1 when records
  * may be read, 0 when not (yet), -1 on I/O error. */
 static int
@@ -210,6 +246,7 @@ spool_reader_next(spool_reader *r, spool_event *ev, size_t *n,
         const char *why = "corrupt record";
         spool_status st;
         ssize_t got;
+        int z;
 
         if (r->resyncing) {
             k = avail > 1 ? spool_record_resync(r->buf + r->pos, avail)
@@ -231,6 +268,18 @@ spool_reader_next(spool_reader *r, spool_event *ev, size_t *n,
                 r->resyncing = 0;
             }
             return 0;
+        }
+
+        if (avail > 0 && r->buf[r->pos] == 0 && !r->probing) {
+            if (!r->finished) {
+                /* not written yet: read it again later */
+                r->end = r->pos;
+                return 0;
+            }
+            z = sp_zero_tail(r);
+            if (z != 0)
+                return z < 0 ? -1 : 0; /* the records end here */
+            /* zeros, then something else: corrupt (decoded below) */
         }
 
         st = spool_record_decode(r->buf + r->pos, avail, &rec_len, ev, n,

@@ -249,6 +249,73 @@ spool_segment_append(int fd, const void *buf, size_t len, int *truncated_ok)
     return -1;
 }
 
+/* See spool.h. */
+int
+spool_segment_preallocate(int fd, uint64_t from, uint64_t to)
+{
+    static const unsigned char zeros[64 * 1024];
+    ssize_t w;
+    size_t n;
+
+    while (from < to) {
+        n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+        w = pwrite(fd, zeros, n, (off_t)from);
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        from += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* pwrite() of all len bytes at off; a short write is an error (EIO). */
+static int
+sp_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    ssize_t w = pwrite(fd, buf, len, (off_t)off);
+
+    if (w < 0)
+        return -1;
+    if ((size_t)w != len) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* See spool.h.  Two pwrite()s: everything after the first record header,
+ * then that header, so that a reader racing with the copy never sees a
+ * record header whose bytes are still zero. */
+int
+spool_segment_write_at(int fd, uint64_t off, const void *buf, size_t len,
+                       int *truncated_ok)
+{
+    const unsigned char *b = buf;
+    int saved;
+
+    if (truncated_ok)
+        *truncated_ok = 1;
+    if (len == 0)
+        return 0;
+    if (len < SPOOL_REC_HDR_SIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((len == SPOOL_REC_HDR_SIZE
+         || sp_pwrite_all(fd, b + SPOOL_REC_HDR_SIZE,
+                          len - SPOOL_REC_HDR_SIZE,
+                          off + SPOOL_REC_HDR_SIZE) == 0)
+        && sp_pwrite_all(fd, b, SPOOL_REC_HDR_SIZE, off) == 0)
+        return 0;
+    saved = errno;
+    if (ftruncate(fd, (off_t)off) != 0 && truncated_ok)
+        *truncated_ok = 0;
+    errno = saved;
+    return -1;
+}
+
 /* 1 if dir holds a segment of `pid` created after created_us. */
 static int
 sp_newer_of_pid(const char *dir, uint32_t pid, uint64_t created_us)

@@ -92,6 +92,30 @@
  *   Records never straddle segments.  A writer that fails to write a whole
  *   record never acknowledges it; it truncates back to the record's start
  *   when it can, and otherwise abandons the segment and starts a new one.
+ *
+ * UNWRITTEN TAIL
+ *
+ *   A writer may extend its live segment with zero bytes ahead of its
+ *   records (spool_segment_preallocate) and then write records over them
+ *   in place (spool_segment_write_at).  Overwriting blocks the file already
+ *   has lets fdatasync() flush the data alone, without the inode update
+ *   (new size, new blocks) that every append needs: the NGINX module does
+ *   it with tally_sync always.  So a zero byte where the next record's
+ *   magic would start means "not written yet", never corruption:
+ *
+ *   - in a live segment the reader stops there and tries again later, as
+ *     at a torn tail;
+ *   - in a finished segment the records end there when every byte from
+ *     there to the end of the file is zero (the writer died before it
+ *     trimmed its tail): the reader skips to the end of the file without a
+ *     report.  Zeros followed by anything else are corrupt as before.
+ *
+ *   A writer trims the zero tail (ftruncate) before it marks the segment
+ *   finished, so a cleanly finished segment has none.  While a segment is
+ *   live, its file size counts the zero tail too (at most the writer's
+ *   preallocation step).  spool_segment_write_at writes a batch's first
+ *   record header last, so a reader that sees it also sees the rest of
+ *   the batch.
  */
 
 #ifndef TALLY_SPOOL_H
@@ -247,6 +271,24 @@ int spool_segment_finish(const char *dir, const char *name, int durable);
  * when it did not, the caller must abandon the segment. */
 int spool_segment_append(int fd, const void *buf, size_t len,
                          int *truncated_ok);
+
+/* Extends the segment behind fd with zero bytes from offset `from` (its
+ * current size) up to `to`, with pwrite() (real zeros: the blocks get
+ * allocated now, not at the first write over them; see UNWRITTEN TAIL).
+ * Returns 0 or -1 with errno set; the file may then hold part of the
+ * zeros, which readers take for an unwritten tail as well. */
+int spool_segment_preallocate(int fd, uint64_t from, uint64_t to);
+
+/* Writes len bytes (one or more whole records) at offset off, where the
+ * file holds zeros (preallocated) or ends; fd must not be O_APPEND.  The
+ * bytes after the first record header go first, then that header (see
+ * UNWRITTEN TAIL).  Returns 0 when all bytes were written.  On a failed or
+ * short write it truncates the file back to off (dropping the rest of the
+ * zero tail too) and returns -1 with errno set: the records were not
+ * stored.  *truncated_ok tells whether the truncation worked; when it did
+ * not, the caller must abandon the segment. */
+int spool_segment_write_at(int fd, uint64_t off, const void *buf, size_t len,
+                           int *truncated_ok);
 
 /* Returns 1 if segment `name` in dir is finished by the rules in the
  * DIRECTORY section (marker present, newer segment of the same pid present,

@@ -264,13 +264,20 @@ def decode_record(buf, offset=0):
 def read_records(path):
     """[(offset, [events])] for every record of the segment file at path, in
     order.  Strict: raises SpoolError on a bad header, a corrupt record or
-    a torn tail (tests expect the module to write only whole records)."""
+    a torn tail (tests expect the module to write only whole records).  A
+    tail of zero bytes at a record boundary is preallocated room, not yet
+    written (UNWRITTEN TAIL in spool/spool.h); zeros followed by anything
+    else are corrupt."""
     with open(path, "rb") as f:
         buf = f.read()
     decode_header(buf)
     out = []
     pos = SEG_HDR_SIZE
     while pos < len(buf):
+        if buf[pos] == 0:
+            if buf.count(0, pos) != len(buf) - pos:
+                raise SpoolError("zeros then data at offset %d" % pos)
+            break
         events, nxt = decode_record(buf, pos)
         out.append((pos, events))
         pos = nxt

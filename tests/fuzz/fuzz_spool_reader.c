@@ -8,7 +8,10 @@
  *          start: "TLYR" with a length that fits), so mutations reach the
  *          event decoder and the resync logic instead of dying at a CRC;
  *   bit 1: read the segment as live first (to its end), then mark it
- *          finished and go on -- the order tallyd sees a segment in.
+ *          finished and go on -- the order tallyd sees a segment in;
+ *   bit 2: add an unwritten tail of (flags >> 3) * 37 + 1 zero bytes after
+ *          the body (a preallocating writer's, see UNWRITTEN TAIL in
+ *          spool.h): no corruption may be reported inside it.
  *
  * Checks: records come back in file order, inside the file, each one
  * decoding again from the file's bytes at its offset with the same length
@@ -32,6 +35,7 @@ static char name[SPOOL_NAME_MAX];
 static unsigned char *file;
 static size_t fsize;
 static uint64_t last_report;
+static size_t tail_start;
 static size_t nreports;
 static spool_event ev[SPOOL_MAX_EVENTS], ev2[SPOOL_MAX_EVENTS];
 
@@ -41,7 +45,7 @@ on_corrupt(void *ctx, const char *segment, uint64_t off, const char *why)
     (void)ctx;
     if (strcmp(segment, name) != 0 || why == NULL || why[0] == '\0'
         || off < SPOOL_SEG_HDR_SIZE || off >= fsize
-        || (nreports > 0 && off < last_report))
+        || (nreports > 0 && off < last_report) || off >= tail_start)
         abort();
     last_report = off;
     nreports++;
@@ -116,9 +120,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         spool_segment_name(name, 1, (uint32_t)getpid());
     }
     unsigned flags = data[0];
-    fsize = SPOOL_SEG_HDR_SIZE + size - 1;
+    size_t zeros = (flags & 4) ? (size_t)(flags >> 3) * 37 + 1 : 0;
+    tail_start = SPOOL_SEG_HDR_SIZE + size - 1;
+    fsize = tail_start + zeros;
     free(file);
-    file = malloc(fsize);
+    file = calloc(1, fsize);
     if (file == NULL)
         abort();
     spool_segment_header(file, (uint32_t)getpid(), 1);

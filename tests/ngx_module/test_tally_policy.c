@@ -120,7 +120,7 @@ test_seg_rotation(void)
     CHECK(mkdtemp(dir) != NULL);
     memset(rec, 'r', sizeof(rec));
 
-    tally_seg_init(&s, dir, (uint32_t) getpid(), 4096, 1000000, 1);
+    tally_seg_init(&s, dir, (uint32_t) getpid(), 4096, 1000000, 1, 0);
     CHECK(!tally_seg_due(&s, tally_seg_now_us()));
 
     CHECK(tally_seg_ready(&s, tally_seg_now_us()) == 0);
@@ -152,13 +152,80 @@ test_seg_rotation(void)
     CHECK(s.what == NULL);
 
     /* a failed creation reports itself */
-    tally_seg_init(&s, "/nonexistent-tally-dir", 1, 4096, 0, 0);
+    tally_seg_init(&s, "/nonexistent-tally-dir", 1, 4096, 0, 0, 0);
     CHECK(tally_seg_ready(&s, tally_seg_now_us()) == -1);
     CHECK(s.what != NULL && strcmp(s.what, "create") == 0
           && s.err == ENOENT);
 
     /* appending without a segment fails cleanly */
     CHECK(tally_seg_append(&s, rec, 10) == -1);
+
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+    }
+}
+
+
+static uint64_t
+file_size_of(const char *dir, const char *name)
+{
+    char         path[512];
+    struct stat  st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+
+/* tally_sync always: zeros preallocated one step ahead of the records,
+ * records written in place over them, the tail trimmed on close */
+static void
+test_seg_preallocated(void)
+{
+    char            dir[] = "/tmp/tally-seg-XXXXXX", path[512];
+    char            name[SPOOL_NAME_MAX];
+    unsigned char   rec[600], back[700];
+    tally_seg       s;
+    int             i, fd;
+
+    CHECK(mkdtemp(dir) != NULL);
+    memset(rec, 'r', sizeof(rec));
+
+    tally_seg_init(&s, dir, (uint32_t) getpid(), 64 * 1024, 0, 1,
+                   16 * 1024);
+    CHECK(tally_seg_ready(&s, tally_seg_now_us()) == 0);
+    memcpy(name, s.name, sizeof(name));
+
+    CHECK(tally_seg_append(&s, rec, sizeof(rec)) == 0);
+    CHECK(s.size == SPOOL_SEG_HDR_SIZE + sizeof(rec));
+    CHECK(s.alloc == s.size + 16 * 1024);
+    CHECK(file_size_of(dir, name) == s.alloc);
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_RDONLY);
+    CHECK(fd != -1);
+    CHECK(pread(fd, back, sizeof(back), SPOOL_SEG_HDR_SIZE)
+          == (ssize_t) sizeof(back));
+    CHECK(memcmp(back, rec, sizeof(rec)) == 0);
+    for (i = sizeof(rec); i < (int) sizeof(back); i++) {
+        CHECK(back[i] == 0);
+    }
+    close(fd);
+
+    /* past the zeros: one more step, capped at the segment size */
+    for (i = 0; i < 30; i++) {
+        CHECK(tally_seg_append(&s, rec, sizeof(rec)) == 0);
+    }
+    CHECK(s.size == SPOOL_SEG_HDR_SIZE + 31 * sizeof(rec));
+    CHECK(s.alloc >= s.size && s.alloc <= 64 * 1024);
+    CHECK(file_size_of(dir, name) == s.alloc);
+
+    CHECK(tally_seg_sync(&s) == 0);
+    CHECK(tally_seg_close(&s) == 0 && s.what == NULL);
+    CHECK(file_size_of(dir, name) == SPOOL_SEG_HDR_SIZE + 31 * sizeof(rec));
+    CHECK(count_files(dir, ".tsp.done") == 1);
 
     {
         char cmd[128];
@@ -176,5 +243,6 @@ main(void)
     RUN(test_list);
     RUN(test_status_format);
     RUN(test_seg_rotation);
+    RUN(test_seg_preallocated);
     return check_summary("tally_policy");
 }

@@ -1,6 +1,7 @@
 /* Tests for spool/reader.c with real segment files: iteration from an
  * offset, buffer refills and record sizes up to the maximum, torn tails of
- * live and finished segments, corruption reports and resync. */
+ * live and finished segments, corruption reports and resync, unwritten
+ * (preallocated) zero tails. */
 #include "spool/spool.h"
 #include "tests/check.h"
 
@@ -450,6 +451,114 @@ test_garbage_tail(void)
     rm_dir_contents();
 }
 
+/* Turns fd (from spool_segment_create, O_APPEND) into one records are
+ * written in place on, and preallocates `zeros` bytes after its end. */
+static uint64_t
+preallocate(int fd, uint64_t zeros)
+{
+    struct stat st;
+
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_APPEND) == 0);
+    fstat(fd, &st);
+    CHECK_EQ_U64(spool_segment_preallocate(fd, (uint64_t)st.st_size,
+                                           (uint64_t)st.st_size + zeros), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* A zero tail (UNWRITTEN TAIL in spool.h), larger than the reader's
+ * buffer: a live segment waits there without a report and reads the
+ * records later written over it; a finished one ends there, read to the
+ * end of the file, without a report. */
+static void
+test_unwritten_tail(void)
+{
+    unsigned char rec[1024];
+    char name[SPOOL_NAME_MAX];
+    spool_event ev[SPOOL_MAX_EVENTS];
+    reports rep = {0};
+    uint64_t ro, no, at;
+    size_t n, len;
+    int fd = new_segment(750, name);
+    spool_reader *r;
+
+    append_records(fd, 0, 2, NULL);
+    at = preallocate(fd, 300 * 1024);
+    r = spool_reader_open(dir, name, 0, on_corrupt, &rep);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+    CHECK_EQ_U64(no, at);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK_EQ_U64(spool_reader_offset(r), at);
+    CHECK(!spool_reader_at_eof(r));
+    for (uint64_t i = 2; i < 4; i++) {
+        len = make_record(rec, sizeof rec, i);
+        CHECK_EQ_U64(spool_segment_write_at(fd, at, rec, len, NULL), 0);
+        CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+        CHECK(is_record(ev, n, i));
+        CHECK_EQ_U64(ro, at);
+        at += len;
+        CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    }
+    CHECK_EQ_U64(rep.calls, 0);
+    spool_reader_set_finished(r, 1);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK_EQ_U64(rep.calls, 0);
+    CHECK(spool_reader_at_eof(r));
+    spool_reader_close(r);
+
+    /* read fresh as finished: four records, then the end, no report */
+    r = spool_reader_open(dir, name, 0, on_corrupt, &rep);
+    spool_reader_set_finished(r, 1);
+    for (uint64_t i = 0; i < 4; i++) {
+        CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+        CHECK(is_record(ev, n, i));
+    }
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK_EQ_U64(rep.calls, 0);
+    CHECK(spool_reader_at_eof(r));
+    spool_reader_close(r);
+    close(fd);
+    rm_dir_contents();
+}
+
+/* Zeros followed by other bytes: nothing to report while live (not
+ * written yet); once finished it is corrupt, reported once where the
+ * zeros start, and a record after it is still found. */
+static void
+test_zeros_then_data(void)
+{
+    unsigned char rec[1024];
+    char name[SPOOL_NAME_MAX];
+    spool_event ev[SPOOL_MAX_EVENTS];
+    reports rep = {0};
+    uint64_t ro, no, at;
+    size_t n, len;
+    int fd = new_segment(760, name);
+    spool_reader *r;
+
+    append_records(fd, 0, 1, NULL);
+    at = preallocate(fd, 5000);
+    len = make_record(rec, sizeof rec, 1);
+    CHECK_EQ_U64(spool_segment_write_at(fd, at + 5000, rec, len, NULL), 0);
+    r = spool_reader_open(dir, name, 0, on_corrupt, &rep);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK_EQ_U64(rep.calls, 0);
+    spool_reader_set_finished(r, 1);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 1);
+    CHECK(is_record(ev, n, 1));
+    CHECK_EQ_U64(ro, at + 5000);
+    CHECK_EQ_U64(rep.calls, 1);
+    CHECK_EQ_U64(rep.offset[0], at);
+    CHECK_EQ_U64(spool_reader_next(r, ev, &n, &ro, &no), 0);
+    CHECK(spool_reader_at_eof(r));
+    CHECK_EQ_U64(rep.calls, 1);
+    spool_reader_close(r);
+    close(fd);
+    rm_dir_contents();
+}
+
 /* Headers: none yet, partial, damaged. */
 static void
 test_segment_header_states(void)
@@ -529,6 +638,8 @@ main(void)
     RUN(test_corrupt_record_in_middle);
     RUN(test_torn_tail_finished_reported_once);
     RUN(test_garbage_tail);
+    RUN(test_unwritten_tail);
+    RUN(test_zeros_then_data);
     RUN(test_segment_header_states);
     rm_dir_contents();
     rmdir(dir);

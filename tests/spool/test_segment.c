@@ -243,6 +243,69 @@ test_append_short_write_rolls_back(void)
     rm_dir_contents();
 }
 
+/* Preallocated zeros, records written over them in place (header last),
+ * and the rollback of a failed in-place write (RLIMIT_FSIZE past the
+ * zeros): truncated back to the record's start, zero tail included. */
+static void
+test_preallocate_and_write_at(void)
+{
+    char name[SPOOL_NAME_MAX], path[4096];
+    unsigned char rec[64], back[64], zeros[64];
+    struct rlimit old, lim;
+    int fd, rfd, tok = -1, rc, err;
+
+    memset(rec, 'r', sizeof rec);
+    memcpy(rec, SPOOL_REC_MAGIC, 4);
+    memset(zeros, 0, sizeof zeros);
+    fd = spool_segment_create(dir, (uint32_t)getpid(), 2500, 0, name);
+    CHECK(fd >= 0);
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_APPEND) == 0);
+    CHECK_EQ_U64(spool_segment_preallocate(fd, SPOOL_SEG_HDR_SIZE,
+                                           200000), 0);
+    CHECK_EQ_U64(file_size(name), 200000);
+
+    CHECK_EQ_U64(spool_segment_write_at(fd, SPOOL_SEG_HDR_SIZE, rec,
+                                        sizeof rec, &tok), 0);
+    CHECK_EQ_U64(tok, 1);
+    CHECK_EQ_U64(file_size(name), 200000);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    rfd = open(path, O_RDONLY);
+    CHECK(rfd >= 0);
+    CHECK_EQ_U64(pread(rfd, back, sizeof back, SPOOL_SEG_HDR_SIZE),
+                 sizeof back);
+    CHECK(memcmp(back, rec, sizeof rec) == 0);
+    CHECK_EQ_U64(pread(rfd, back, sizeof back,
+                       SPOOL_SEG_HDR_SIZE + sizeof rec), sizeof back);
+    CHECK(memcmp(back, zeros, sizeof zeros) == 0);
+    close(rfd);
+
+    /* shorter than a record header: refused, nothing changes */
+    CHECK_EQ_U64(spool_segment_write_at(fd, 100, rec, 5, &tok),
+                 (uint64_t)-1);
+    CHECK_EQ_U64(file_size(name), 200000);
+
+    /* writing past the zeros extends the file like an append; a failed
+     * one is cut back to where the record started */
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 200000 + 10;
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    rc = spool_segment_write_at(fd, 200000 - 10, rec, sizeof rec, &tok);
+    err = errno;
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK_EQ_U64(rc, (uint64_t)-1);
+    CHECK(err == EIO || err == EFBIG);
+    CHECK_EQ_U64(tok, 1);
+    CHECK_EQ_U64(file_size(name), 200000 - 10);
+    CHECK_EQ_U64(spool_segment_write_at(fd, 200000 - 10, rec, sizeof rec,
+                                        &tok), 0);
+    CHECK_EQ_U64(file_size(name), 200000 - 10 + sizeof rec);
+    close(fd);
+    rm_dir_contents();
+}
+
 static void
 test_finish_marker(void)
 {
@@ -387,6 +450,7 @@ main(void)
     RUN(test_names);
     RUN(test_create_and_append);
     RUN(test_append_short_write_rolls_back);
+    RUN(test_preallocate_and_write_at);
     RUN(test_finish_marker);
     RUN(test_newer_segment_same_pid);
     RUN(test_dead_writer);
