@@ -212,10 +212,21 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " LEFT JOIN strings s ON s.id = k GROUP BY k",
 };
 
+/* Statements of the dictionary tables (strings, sites, attrs): they
+ * never read or write the tables the batch queues hold rows for, so they
+ * run without writing the queues first (a string or attrs miss in the
+ * middle of a batch would otherwise write the queued rows one by one). */
+static const unsigned char db_dict_stmt[DB_ST_COUNT] = {
+    [DB_ST_SITE_GET] = 1, [DB_ST_SITE_ADD] = 1,
+    [DB_ST_STR_GET] = 1, [DB_ST_STR_ADD] = 1, [DB_ST_STR_BY_ID] = 1,
+    [DB_ST_ATTRS_GET] = 1, [DB_ST_ATTRS_ADD] = 1, [DB_ST_ATTRS_BY_ID] = 1,
+};
+
 sqlite3_stmt *
 db_stmt(db *d, enum db_stmt_id id)
 {
-    if ((d->nevq | d->nviq | d->nruq) && !d->flushing && db_batch_flush(d) != 0)
+    if ((d->nevq | d->nviq | d->nruq) && !d->flushing && !db_dict_stmt[id]
+        && db_batch_flush(d) != 0)
         return NULL;
     sqlite3_stmt *st = d->st[id];
     if (st == NULL) {

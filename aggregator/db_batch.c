@@ -2,7 +2,8 @@
  * deltas) are queued on the handle and written DB_BATCH at a time by one
  * multi-row INSERT: a statement's fixed cost (step, reset, VDBE set-up
  * and halt) is paid once per 16 rows instead of once per row.  A short
- * queue is written row by row.  db_stmt() and db_commit() write the
+ * queue is written row by row.  db_stmt() (but for the dictionary
+ * statements, which do not touch these tables) and db_commit() write the
  * queues before anything else runs, so no statement of the handle can
  * read the tables without the queued rows; db_rollback() drops them.
  * Per table, rows are written in the order they were queued, which keeps

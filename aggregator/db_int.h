@@ -72,7 +72,9 @@ int db_open_side(const char *path, int (*init)(db *), const char *what,
 void db_event2_read(sqlite3_stmt *st, int64_t site, db_event2 *e);
 
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
- * the error logged.  Writes the queued rows first (db_batch_flush). */
+ * the error logged.  Writes the queued rows first (db_batch_flush),
+ * except for the dictionary statements (strings, sites, attrs), which
+ * cannot see them. */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);
 
 /* A hot statement of the ingest, prepared on first use: every parameter
