@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define ATTRS_CACHE 4096          /* UA and referrer cache entries */
+#define ATTRS_CHAN  1024          /* channel cache slots (a power of 2) */
 
 typedef struct {
     int64_t id[5];                /* browser, version, os, version, device */
@@ -42,6 +43,16 @@ typedef struct {
 typedef struct {
     int64_t a[ATTR_COUNT];
 } attrs_tuple_t;
+
+/* A channel computed before: the string ids of its inputs (source,
+ * utm_medium, utm_source, utm_campaign; the source category follows from
+ * the source), the click id (a static string, compared by address) and
+ * the channel's string id (0 = empty slot). */
+typedef struct {
+    int64_t     in[4];
+    const char *click_id;
+    int64_t     channel;
+} chan_entry;
 
 struct attrs_ctx {
     en_ua_db  *ua;
@@ -70,6 +81,7 @@ struct attrs_ctx {
     uint32_t  *props_at;          /* start in pairs; count in props_cnt */
     uint32_t  *props_cnt;
     size_t     props_n, props_cap;
+    chan_entry *chan;             /* ATTRS_CHAN slots, direct-mapped */
     uint64_t   ua_misses, ref_misses;
     char       scratch[EN_URL_HOST + 4 + 65536];
 };
@@ -149,7 +161,8 @@ attrs_new(const char *data_dir, char *err, size_t errlen)
     x->url_v = calloc(ATTRS_CACHE, sizeof(*x->url_v));
     x->tup_mask = 1023;
     x->tup_idx = calloc(x->tup_mask + 1, sizeof(*x->tup_idx));
-    if (!x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
+    x->chan = calloc(ATTRS_CHAN, sizeof(*x->chan));
+    if (!x->chan || !x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
         || !x->url_cache || !x->url_v) {
         snprintf(err, errlen, "out of memory");
         attrs_free(x);
@@ -206,6 +219,7 @@ attrs_free(attrs_ctx *x)
     free(x->tup);
     free(x->tup_known);
     free(x->tup_idx);
+    free(x->chan);
     vmap_free(&x->props_map);
     free(x->pairs);
     free(x->props_at);
@@ -230,6 +244,7 @@ attrs_reset(attrs_ctx *x)
         memset(x->tup_known, 0, x->tup_cap);
     memset(x->tup_idx, 0, (x->tup_mask + 1) * sizeof(*x->tup_idx));
     x->tup_n = 0;
+    memset(x->chan, 0, ATTRS_CHAN * sizeof(*x->chan));
     vmap_free(&x->props_map);
     x->pairs_n = x->props_n = 0;
 }
@@ -641,6 +656,42 @@ attrs_props(attrs_ctx *x, db *d, int64_t props_id, const char *json,
 
 /* ---- one event ---- */
 
+/* The string id of the channel of a visit from `source` (string id
+ * a[ATTR_SOURCE]) landing on ue, or -1.  Computed once per distinct
+ * input (the cache is keyed by the inputs' string ids, which identify
+ * the strings exactly; attrs_reset empties it with the dictionary). */
+static int64_t
+attrs_channel(attrs_ctx *x, db *d, const char *source, const url_entry *ue,
+              const int64_t *a)
+{
+    int64_t in[4] = { a[ATTR_SOURCE], ue->utm[0], ue->utm[1], ue->utm[2] };
+    int64_t kv[5] = { in[0], in[1], in[2], in[3], (int64_t)(uintptr_t)ue->click_id };
+    chan_entry *c = &x->chan[vmap_key(kv, 5) & (ATTRS_CHAN - 1)];
+    if (c->channel > 0 && memcmp(c->in, in, sizeof(in)) == 0
+        && c->click_id == ue->click_id)
+        return c->channel;
+    const char *utm_medium = ue->s + ue->o_med, *utm_source = ue->s + ue->o_usrc,
+               *utm_campaign = ue->s + ue->o_camp;
+    const char *channel = "Direct";
+    if (source[0] || utm_medium[0] || utm_source[0] || utm_campaign[0]
+        || ue->click_id) {
+        en_channel_in ci = {
+            .source = source,
+            .source_category = x->ref ? en_ref_category(x->ref, source) : "",
+            .utm_medium = utm_medium, .utm_source = utm_source,
+            .utm_campaign = utm_campaign, .click_id = ue->click_id,
+        };
+        channel = en_channel(&ci);
+    }
+    int64_t id = db_string_id(d, channel, strlen(channel));
+    if (id > 0) {
+        memcpy(c->in, in, sizeof(in));
+        c->click_id = ue->click_id;
+        c->channel = id;
+    }
+    return id;
+}
+
 int
 attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
              const char **why)
@@ -695,20 +746,7 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     }
     for (int i = 0; i < 5; i++)
         a[ATTR_UTM_MEDIUM + i] = ue->utm[i];
-    const char *utm_medium = ue->s + ue->o_med, *utm_source = ue->s + ue->o_usrc,
-               *utm_campaign = ue->s + ue->o_camp;
-    const char *channel = "Direct";
-    if (source[0] || utm_medium[0] || utm_source[0] || utm_campaign[0]
-        || ue->click_id) {
-        en_channel_in ci = {
-            .source = source,
-            .source_category = x->ref ? en_ref_category(x->ref, source) : "",
-            .utm_medium = utm_medium, .utm_source = utm_source,
-            .utm_campaign = utm_campaign, .click_id = ue->click_id,
-        };
-        channel = en_channel(&ci);
-    }
-    if ((a[ATTR_CHANNEL] = db_string_id(d, channel, strlen(channel))) < 0)
+    if ((a[ATTR_CHANNEL] = attrs_channel(x, d, source, ue, a)) < 0)
         return -1;
     const spool_str *c = &f[SPOOL_F_COUNTRY];
     if (c->ptr && (a[ATTR_COUNTRY] = db_string_id(d, c->ptr, c->len)) < 0)
