@@ -388,26 +388,19 @@ uniq_rehome(uniq_day *d, uniq_vis *w, unsigned ncap)
     return nk;
 }
 
-/* The value slot of key in ref's record, inserted (0) if absent.  NULL
- * when out of memory.  Valid until the next call on this day. */
-static uint32_t *
-uniq_entry(const uniq_ref *ref, uint64_t key)
+/* uniq_entry's slow part: key is not in w's region, which may be absent
+ * or full; looks in the spill table, then inserts (0).  NULL when out of
+ * memory. */
+static __attribute__((noinline)) uint32_t *
+uniq_entry_slow(uniq_day *d, uniq_vis *w, uint64_t key)
 {
-    uniq_day *d = ref->day;
-    uniq_vis *w = &d->vis[ref->slot];
-    uint64_t *keys = d->pool + w->off;
-    unsigned i = 0;
-    if (w->cap) {
-        i = uniq_probe(keys, w->cap, key);
-        if (keys[i] == key)
-            return (uint32_t *)(keys + w->cap) + i;
-    }
     if (w->spilled) {
         uint32_t *x = uniq_sp_find(d, w->site, w->visitor, key);
         if (x != NULL)
             return x;
     }
     d->entries++;
+    uint64_t *keys = d->pool + w->off;
     if ((w->n + 1u) * 4 > w->cap * 3u) {
         if (w->cap == UNIQ_REC_MAX) {
             w->spilled++;
@@ -418,13 +411,39 @@ uniq_entry(const uniq_ref *ref, uint64_t key)
             d->entries--;
             return NULL;
         }
-        i = uniq_probe(keys, w->cap, key);
     }
+    unsigned i = uniq_probe(keys, w->cap, key);
     keys[i] = key;
     uint32_t *val = (uint32_t *)(keys + w->cap) + i;
     *val = 0;
     w->n++;
     return val;
+}
+
+/* The value slot of key in ref's record, inserted (0) if absent.  NULL
+ * when out of memory.  Valid until the next call on this day.  The
+ * common cases (found; a new key in a region with room, none spilled)
+ * are inline. */
+static inline uint32_t *
+uniq_entry(const uniq_ref *ref, uint64_t key)
+{
+    uniq_day *d = ref->day;
+    uniq_vis *w = &d->vis[ref->slot];
+    if (w->cap) {
+        uint64_t *keys = d->pool + w->off;
+        unsigned i = uniq_probe(keys, w->cap, key);
+        uint32_t *val = (uint32_t *)(keys + w->cap) + i;
+        if (keys[i] == key)
+            return val;
+        if (!w->spilled && (w->n + 1u) * 4 <= w->cap * 3u) {
+            d->entries++;
+            keys[i] = key;
+            *val = 0;
+            w->n++;
+            return val;
+        }
+    }
+    return uniq_entry_slow(d, w, key);
 }
 
 static int
