@@ -95,21 +95,12 @@ rollup_rehash(rollup *r, size_t ncap)
     return 0;
 }
 
-int64_t *
-rollup_at(rollup *r, int64_t site, int dim, int64_t hour, int64_t k1,
-          int64_t k2)
+/* rollup_at's slow part: (site, dim, hour, k1, k2) is absent and goes in
+ * index slot i (after growing the index when it is half full). */
+static __attribute__((noinline)) int64_t *
+rollup_add(rollup *r, size_t i, int64_t site, int dim, int64_t hour,
+           int64_t k1, int64_t k2)
 {
-    size_t i = rollup_hash(site, dim, hour, k1, k2) & r->mask;
-    for (;;) {
-        uint32_t x = r->idx[i];
-        if (x == 0)
-            break;
-        rollup_row *w = rollup_row_at(r, x - 1);
-        if (w->site == site && w->dim == dim && w->hour == hour
-            && w->k1 == k1 && w->k2 == k2)
-            return w->m;
-        i = (i + 1) & r->mask;
-    }
     if ((r->n + 1) * 2 > r->mask + 1) {
         if (rollup_rehash(r, (r->mask + 1) * 2) != 0)
             return NULL;
@@ -138,6 +129,24 @@ rollup_at(rollup *r, int64_t site, int dim, int64_t hour, int64_t k1,
     w->k2 = k2;
     r->idx[i] = (uint32_t)r->n;
     return w->m;
+}
+
+int64_t *
+rollup_at(rollup *r, int64_t site, int dim, int64_t hour, int64_t k1,
+          int64_t k2)
+{
+    size_t i = rollup_hash(site, dim, hour, k1, k2) & r->mask;
+    for (;;) {
+        uint32_t x = r->idx[i];
+        if (x == 0)
+            break;
+        rollup_row *w = rollup_row_at(r, x - 1);
+        if (w->site == site && w->dim == dim && w->hour == hour
+            && w->k1 == k1 && w->k2 == k2)
+            return w->m;
+        i = (i + 1) & r->mask;
+    }
+    return rollup_add(r, i, site, dim, hour, k1, k2);
 }
 
 void
