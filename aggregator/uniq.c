@@ -19,9 +19,12 @@
 #include <string.h>
 
 #define UNIQ_MAX_DAYS 64
-#define UNIQ_REC_MIN  8           /* first region: slots                */
+/* The first region has room for a visitor's usual values (every visit
+ * has the 16 visit dimensions, every event at least 4 event ones), so
+ * most records never grow. */
+#define UNIQ_REC_MIN  32          /* first region: slots                */
 #define UNIQ_REC_MAX  128         /* largest region; then the spill map */
-#define UNIQ_NCLASS   5           /* 8, 16, 32, 64, 128                 */
+#define UNIQ_NCLASS   3           /* 32, 64, 128                        */
 #define UNIQ_NOKEY    UINT64_MAX  /* an empty slot of a region          */
 
 typedef struct {
