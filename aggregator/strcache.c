@@ -37,7 +37,14 @@ sc_hash(const char *key, size_t len)
         len -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, p, len);
+    if (len > 0 && p - (const unsigned char *)key >= 8) {
+        /* the last 8 bytes of the key (overlapping what was hashed; len
+         * is in the seed): one load instead of a variable-length copy */
+        memcpy(&w, p + len - 8, 8);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            w |= (uint64_t)p[i] << (8 * i);
+    }
     h = (h ^ w) * 0x94d049bb133111ebull;
     h ^= h >> 32;
     h *= 0xbf58476d1ce4e5b9ull;
