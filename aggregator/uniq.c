@@ -490,7 +490,7 @@ uniq_event(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
            int64_t site, int dim, int64_t k1, int64_t k2, int64_t hour)
 {
     (void)u;
-    int64_t day = hour / 24, h = hour % 24;
+    int64_t h = hour % 24;                  /* hour - h: the day's hour 0 */
     uint32_t *slot = uniq_entry(ref, uniq_vkey(dim, k1, k2));
     if (slot == NULL)
         return -1;
@@ -506,7 +506,7 @@ uniq_event(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     int low = uniq_lowest(mask);
     if (h < low) {               /* an earlier hour of the day arrived late */
         row[M_VISITORS_NEW]++;
-        return uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1);
+        return uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1);
     }
     return 0;
 }
@@ -525,8 +525,7 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
 {
     (void)u;
     uniq_day *d = ref->day;
-    uint64_t visitor = d->vis[ref->slot].visitor;
-    int64_t day = hour / 24, h = hour % 24;
+    int64_t h = hour % 24;                  /* hour - h: the day's hour 0 */
     uint32_t *slot = uniq_entry(ref, uniq_vkey(dim, k1, k2));
     if (slot == NULL)
         return -1;
@@ -534,7 +533,8 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     if (sign > 0) {
         if (mask & bit) {            /* another visit in the same hour */
             *slot = v | UNIQ_EXTRA;
-            uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2, visitor));
+            uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2,
+                                          d->vis[ref->slot].visitor));
             if (x == NULL)
                 return -1;
             (*x)++;
@@ -549,14 +549,15 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
         int low = uniq_lowest(mask);
         if (h < low) {
             row[M_VISITORS_NEW]++;
-            return uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1);
+            return uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1);
         }
         return 0;
     }
     if (!(mask & bit))
         return 0;                    /* never added: nothing to take back */
     if (v & UNIQ_EXTRA) {
-        uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2, visitor));
+        uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2,
+                                          d->vis[ref->slot].visitor));
         if (x == NULL)
             return -1;
         if (*x > 0) {
@@ -573,9 +574,9 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     }
     int low = uniq_lowest(mask), nlow = uniq_lowest(nmask);
     if (low != nlow) {               /* the first hour lost its last visit */
-        if (uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1) != 0)
+        if (uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1) != 0)
             return -1;
-        return uniq_add(r, site, dim, day * 24 + nlow, k1, k2, M_VISITORS_NEW, 1);
+        return uniq_add(r, site, dim, hour - h + nlow, k1, k2, M_VISITORS_NEW, 1);
     }
     return 0;
 }
