@@ -207,18 +207,28 @@ dbq_eof(sqlite3_vtab_cursor *c)
     return ((dbq_cursor *)c)->row >= db_queue_len(a->d, a->which);
 }
 
+/* xColumn of each queue's virtual table (one each: no switch per value). */
 static int
-dbq_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+dbq_event_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
 {
-    const db_queue_aux *a = ((dbq_vtab *)c->pVtab)->aux;
-    int row = ((dbq_cursor *)c)->row;
-    int64_t v;
-    switch (a->which) {
-    case 0: v = db_event_col(&a->d->evq[row], col); break;
-    case 1: v = db_visit_col(&a->d->viq[row], col); break;
-    default: v = db_rollup_col(&a->d->ruq[row], col); break;
-    }
-    sqlite3_result_int64(ctx, v);
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_event_col(&d->evq[((dbq_cursor *)c)->row], col));
+    return SQLITE_OK;
+}
+
+static int
+dbq_visit_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_visit_col(&d->viq[((dbq_cursor *)c)->row], col));
+    return SQLITE_OK;
+}
+
+static int
+dbq_rollup_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_rollup_col(&d->ruq[((dbq_cursor *)c)->row], col));
     return SQLITE_OK;
 }
 
@@ -229,20 +239,28 @@ dbq_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
     return SQLITE_OK;
 }
 
-static const sqlite3_module dbq_module = {
-    .iVersion = 0,
-    .xCreate = NULL,                 /* eponymous only */
-    .xConnect = dbq_connect,
-    .xBestIndex = dbq_best_index,
-    .xDisconnect = dbq_disconnect,
-    .xDestroy = dbq_disconnect,
-    .xOpen = dbq_open,
-    .xClose = dbq_close,
-    .xFilter = dbq_filter,
-    .xNext = dbq_next,
-    .xEof = dbq_eof,
-    .xColumn = dbq_column,
-    .xRowid = dbq_rowid,
+#define DBQ_MODULE(column)                                                 \
+    {                                                                      \
+        .iVersion = 0,                                                     \
+        .xCreate = NULL,                 /* eponymous only */              \
+        .xConnect = dbq_connect,                                           \
+        .xBestIndex = dbq_best_index,                                      \
+        .xDisconnect = dbq_disconnect,                                     \
+        .xDestroy = dbq_disconnect,                                        \
+        .xOpen = dbq_open,                                                 \
+        .xClose = dbq_close,                                               \
+        .xFilter = dbq_filter,                                             \
+        .xNext = dbq_next,                                                 \
+        .xEof = dbq_eof,                                                   \
+        .xColumn = column,                                                 \
+        .xRowid = dbq_rowid,                                               \
+    }
+
+/* By queue (db_queues order). */
+static const sqlite3_module dbq_modules[3] = {
+    DBQ_MODULE(dbq_event_column),
+    DBQ_MODULE(dbq_visit_column),
+    DBQ_MODULE(dbq_rollup_column),
 };
 
 int
@@ -250,7 +268,7 @@ db_batch_register(db *d, char *err, size_t errlen)
 {
     for (int i = 0; i < 3; i++) {
         d->qaux[i] = (db_queue_aux){ .d = d, .which = i };
-        if (sqlite3_create_module_v2(d->h, db_queues[i].module, &dbq_module,
+        if (sqlite3_create_module_v2(d->h, db_queues[i].module, &dbq_modules[i],
                                      &d->qaux[i], NULL) != SQLITE_OK) {
             snprintf(err, errlen, "register %s: %s", db_queues[i].module,
                      sqlite3_errmsg(d->h));
