@@ -23,7 +23,7 @@ struct strcache {
 
 /* Eight bytes a step (dictionary strings, User-Agents and URLs are tens
  * to hundreds of bytes): multiply-xorshift rounds, a final mix. */
-static uint64_t
+static inline __attribute__((always_inline)) uint64_t
 sc_hash(const char *key, size_t len)
 {
     const unsigned char *p = (const unsigned char *)key;
@@ -96,7 +96,7 @@ sc_count(const strcache *c)
     return c->count;
 }
 
-static sc_entry *
+static inline __attribute__((always_inline)) sc_entry *
 sc_find(const strcache *c, const char *key, size_t len, uint64_t h)
 {
     for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
