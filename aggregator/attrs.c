@@ -18,6 +18,7 @@
 
 #define ATTRS_CACHE 4096          /* UA and referrer cache entries */
 #define ATTRS_CHAN  1024          /* channel cache slots (a power of 2) */
+#define ATTRS_SHORT 256           /* short string cache slots (a power of 2) */
 
 typedef struct {
     int64_t id[5];                /* browser, version, os, version, device */
@@ -43,6 +44,14 @@ typedef struct {
 typedef struct {
     int64_t a[ATTR_COUNT];
 } attrs_tuple_t;
+
+/* A dictionary string of at most 8 bytes (event names like "pageview",
+ * country codes) and its id (0 = empty slot). */
+typedef struct {
+    uint64_t w;                   /* the bytes, little-endian, zero-padded */
+    int64_t  id;
+    size_t   len;
+} short_entry;
 
 /* A channel computed before: the string ids of its inputs (source,
  * utm_medium, utm_source, utm_campaign; the source category follows from
@@ -82,6 +91,7 @@ struct attrs_ctx {
     uint32_t  *props_cnt;
     size_t     props_n, props_cap;
     chan_entry *chan;             /* ATTRS_CHAN slots, direct-mapped */
+    short_entry *shorts;          /* ATTRS_SHORT slots, direct-mapped */
     uint64_t   ua_misses, ref_misses;
     char       scratch[EN_URL_HOST + 4 + 65536];
 };
@@ -162,7 +172,8 @@ attrs_new(const char *data_dir, char *err, size_t errlen)
     x->tup_mask = 1023;
     x->tup_idx = calloc(x->tup_mask + 1, sizeof(*x->tup_idx));
     x->chan = calloc(ATTRS_CHAN, sizeof(*x->chan));
-    if (!x->chan || !x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
+    x->shorts = calloc(ATTRS_SHORT, sizeof(*x->shorts));
+    if (!x->chan || !x->shorts || !x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
         || !x->url_cache || !x->url_v) {
         snprintf(err, errlen, "out of memory");
         attrs_free(x);
@@ -220,6 +231,7 @@ attrs_free(attrs_ctx *x)
     free(x->tup_known);
     free(x->tup_idx);
     free(x->chan);
+    free(x->shorts);
     vmap_free(&x->props_map);
     free(x->pairs);
     free(x->props_at);
@@ -245,6 +257,7 @@ attrs_reset(attrs_ctx *x)
     memset(x->tup_idx, 0, (x->tup_mask + 1) * sizeof(*x->tup_idx));
     x->tup_n = 0;
     memset(x->chan, 0, ATTRS_CHAN * sizeof(*x->chan));
+    memset(x->shorts, 0, ATTRS_SHORT * sizeof(*x->shorts));
     vmap_free(&x->props_map);
     x->pairs_n = x->props_n = 0;
 }
@@ -656,6 +669,27 @@ attrs_props(attrs_ctx *x, db *d, int64_t props_id, const char *json,
 
 /* ---- one event ---- */
 
+/* db_string_id of (s, len), strings of up to 8 bytes answered from a
+ * small direct-mapped cache (compared in full; attrs_reset empties it
+ * with the dictionary). */
+static int64_t
+attrs_short_id(attrs_ctx *x, db *d, const char *s, size_t len)
+{
+    if (len == 0 || len > 8)
+        return db_string_id(d, s, len);
+    uint64_t w = 0;
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    short_entry *e = &x->shorts[((w + len) * 0x9e3779b97f4a7c15ull) >> 56
+                                & (ATTRS_SHORT - 1)];
+    if (e->id > 0 && e->w == w && e->len == len)
+        return e->id;
+    int64_t id = db_string_id(d, s, len);
+    if (id > 0)
+        *e = (short_entry){ .w = w, .id = id, .len = len };
+    return id;
+}
+
 /* The string id of the channel of a visit from `source` (string id
  * a[ATTR_SOURCE]) landing on ue, or -1.  Computed once per distinct
  * input (the cache is keyed by the inputs' string ids, which identify
@@ -718,7 +752,7 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     o->pathname = ue->path;
     o->hostname = ue->host;
     if ((o->site = db_site_id(d, f[SPOOL_F_SITE].ptr, f[SPOOL_F_SITE].len)) < 0
-        || (o->name = db_string_id(d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0)
+        || (o->name = attrs_short_id(x, d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0)
         return -1;
     o->pageview = f[SPOOL_F_NAME].len == 8
                   && memcmp(f[SPOOL_F_NAME].ptr, "pageview", 8) == 0;
@@ -749,7 +783,7 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     if ((a[ATTR_CHANNEL] = attrs_channel(x, d, source, ue, a)) < 0)
         return -1;
     const spool_str *c = &f[SPOOL_F_COUNTRY];
-    if (c->ptr && (a[ATTR_COUNTRY] = db_string_id(d, c->ptr, c->len)) < 0)
+    if (c->ptr && (a[ATTR_COUNTRY] = attrs_short_id(x, d, c->ptr, c->len)) < 0)
         return -1;
     a[ATTR_BROWSER] = ua->id[0];
     a[ATTR_BROWSER_VERSION] = ua->id[1];

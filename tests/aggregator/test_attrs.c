@@ -2,7 +2,8 @@
  * event (computed once per distinct source / UTM / click-id input and
  * then taken from the cache) is the one en_channel gives for the same
  * inputs, whatever order and mix the events come in, and stays right
- * after attrs_reset and a rolled-back transaction (ids re-issued).
+ * after attrs_reset and a rolled-back transaction (ids re-issued); so do
+ * the ids of event names and countries (short strings, cached too).
  * Needs uap.json and referers.json in $TALLY_DATA_DIR (default
  * build/data). */
 #include "aggregator/attrs.h"
@@ -59,6 +60,7 @@ channel_of(attrs_ctx *x, db *d, const char *url, const char *ref, char *buf,
     str(&e.field[SPOOL_F_REFERRER], ref);
     str(&e.field[SPOOL_F_UA], "Mozilla/5.0 (X11; Linux x86_64; rv:120.0)"
                              " Gecko/20100101 Firefox/120.0");
+    str(&e.field[SPOOL_F_COUNTRY], "DE");
     attrs_event a;
     const char *why = NULL;
     buf[0] = '\0';
@@ -67,6 +69,8 @@ channel_of(attrs_ctx *x, db *d, const char *url, const char *ref, char *buf,
     int64_t t[ATTR_COUNT];
     CHECK(attrs_tuple(x, d, a.attrs, t) == 0);
     CHECK(t[ATTR_CHANNEL] == a.a[ATTR_CHANNEL]);
+    CHECK(a.name == db_string_id(d, "pageview", 8));
+    CHECK(a.a[ATTR_COUNTRY] == db_string_id(d, "DE", 2));
     char *s = NULL;
     if (db_string_get(d, a.a[ATTR_CHANNEL], &s) == 1)
         snprintf(buf, cap, "%s", s);
@@ -136,9 +140,59 @@ test_channels(void)
     attrs_free(x);
 }
 
+/* The name id attrs_encode gives an event named `name`. */
+static int64_t
+name_id(attrs_ctx *x, db *d, const char *name)
+{
+    spool_event e;
+    memset(&e, 0, sizeof(e));
+    e.time_ms = 1700000000000ull;
+    str(&e.field[SPOOL_F_SITE], "example.com");
+    str(&e.field[SPOOL_F_NAME], name);
+    str(&e.field[SPOOL_F_URL], "https://example.com/x");
+    attrs_event a;
+    const char *why = NULL;
+    CHECK(attrs_encode(x, d, &e, &a, &why) == 1);
+    CHECK(!a.pageview);
+    return a.name;
+}
+
+/* Event names of every length from 1 to 12 bytes, each twice (the second
+ * from the cache for those of up to 8 bytes), after a transaction that
+ * cached ids was rolled back and attrs_reset: always the dictionary's
+ * id. */
+static void
+test_names(void)
+{
+    char err[256];
+    attrs_ctx *x = attrs_new(NULL, err, sizeof err);
+    CHECK(x != NULL);
+    db *d = open_db();
+    CHECK(db_begin(d) == 0);
+    CHECK(name_id(x, d, "zz") > 0);
+    CHECK(name_id(x, d, "signup") > 0);
+    db_rollback(d);
+    attrs_reset(x);
+    CHECK(db_begin(d) == 0);
+    CHECK(db_string_id(d, "other", 5) > 0);           /* takes a freed id */
+    const char *base = "signup-12345";
+    for (int round = 0; round < 2; round++)
+        for (size_t len = 1; len <= 12; len++) {
+            char name[16];
+            memcpy(name, base, len);
+            name[len] = '\0';
+            CHECK(name_id(x, d, name) == db_string_id(d, name, len));
+        }
+    CHECK(name_id(x, d, "zz") == db_string_id(d, "zz", 2));
+    CHECK(db_commit(d) == 0);
+    close_db(d);
+    attrs_free(x);
+}
+
 int
 main(void)
 {
     RUN(test_channels);
+    RUN(test_names);
     return check_summary("aggregator/attrs");
 }
