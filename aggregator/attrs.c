@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #define ATTRS_CACHE 4096          /* UA and referrer cache entries */
+#define ATTRS_CHAN  1024          /* channel cache slots (a power of 2) */
+#define ATTRS_SHORT 256           /* short string cache slots (a power of 2) */
 
 typedef struct {
     int64_t id[5];                /* browser, version, os, version, device */
@@ -42,6 +44,24 @@ typedef struct {
 typedef struct {
     int64_t a[ATTR_COUNT];
 } attrs_tuple_t;
+
+/* A dictionary string of at most 8 bytes (event names like "pageview",
+ * country codes) and its id (0 = empty slot). */
+typedef struct {
+    uint64_t w;                   /* the bytes, little-endian, zero-padded */
+    int64_t  id;
+    size_t   len;
+} short_entry;
+
+/* A channel computed before: the string ids of its inputs (source,
+ * utm_medium, utm_source, utm_campaign; the source category follows from
+ * the source), the click id (a static string, compared by address) and
+ * the channel's string id (0 = empty slot). */
+typedef struct {
+    int64_t     in[4];
+    const char *click_id;
+    int64_t     channel;
+} chan_entry;
 
 struct attrs_ctx {
     en_ua_db  *ua;
@@ -70,6 +90,8 @@ struct attrs_ctx {
     uint32_t  *props_at;          /* start in pairs; count in props_cnt */
     uint32_t  *props_cnt;
     size_t     props_n, props_cap;
+    chan_entry *chan;             /* ATTRS_CHAN slots, direct-mapped */
+    short_entry *shorts;          /* ATTRS_SHORT slots, direct-mapped */
     uint64_t   ua_misses, ref_misses;
     char       scratch[EN_URL_HOST + 4 + 65536];
 };
@@ -149,7 +171,9 @@ attrs_new(const char *data_dir, char *err, size_t errlen)
     x->url_v = calloc(ATTRS_CACHE, sizeof(*x->url_v));
     x->tup_mask = 1023;
     x->tup_idx = calloc(x->tup_mask + 1, sizeof(*x->tup_idx));
-    if (!x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
+    x->chan = calloc(ATTRS_CHAN, sizeof(*x->chan));
+    x->shorts = calloc(ATTRS_SHORT, sizeof(*x->shorts));
+    if (!x->chan || !x->shorts || !x->ua_cache || !x->ref_cache || !x->ua_v || !x->ref_v || !x->tup_idx
         || !x->url_cache || !x->url_v) {
         snprintf(err, errlen, "out of memory");
         attrs_free(x);
@@ -206,6 +230,8 @@ attrs_free(attrs_ctx *x)
     free(x->tup);
     free(x->tup_known);
     free(x->tup_idx);
+    free(x->chan);
+    free(x->shorts);
     vmap_free(&x->props_map);
     free(x->pairs);
     free(x->props_at);
@@ -230,6 +256,8 @@ attrs_reset(attrs_ctx *x)
         memset(x->tup_known, 0, x->tup_cap);
     memset(x->tup_idx, 0, (x->tup_mask + 1) * sizeof(*x->tup_idx));
     x->tup_n = 0;
+    memset(x->chan, 0, ATTRS_CHAN * sizeof(*x->chan));
+    memset(x->shorts, 0, ATTRS_SHORT * sizeof(*x->shorts));
     vmap_free(&x->props_map);
     x->pairs_n = x->props_n = 0;
 }
@@ -641,6 +669,63 @@ attrs_props(attrs_ctx *x, db *d, int64_t props_id, const char *json,
 
 /* ---- one event ---- */
 
+/* db_string_id of (s, len), strings of up to 8 bytes answered from a
+ * small direct-mapped cache (compared in full; attrs_reset empties it
+ * with the dictionary). */
+static int64_t
+attrs_short_id(attrs_ctx *x, db *d, const char *s, size_t len)
+{
+    if (len == 0 || len > 8)
+        return db_string_id(d, s, len);
+    uint64_t w = 0;
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    short_entry *e = &x->shorts[((w + len) * 0x9e3779b97f4a7c15ull) >> 56
+                                & (ATTRS_SHORT - 1)];
+    if (e->id > 0 && e->w == w && e->len == len)
+        return e->id;
+    int64_t id = db_string_id(d, s, len);
+    if (id > 0)
+        *e = (short_entry){ .w = w, .id = id, .len = len };
+    return id;
+}
+
+/* The string id of the channel of a visit from `source` (string id
+ * a[ATTR_SOURCE]) landing on ue, or -1.  Computed once per distinct
+ * input (the cache is keyed by the inputs' string ids, which identify
+ * the strings exactly; attrs_reset empties it with the dictionary). */
+static int64_t
+attrs_channel(attrs_ctx *x, db *d, const char *source, const url_entry *ue,
+              const int64_t *a)
+{
+    int64_t in[4] = { a[ATTR_SOURCE], ue->utm[0], ue->utm[1], ue->utm[2] };
+    int64_t kv[5] = { in[0], in[1], in[2], in[3], (int64_t)(uintptr_t)ue->click_id };
+    chan_entry *c = &x->chan[vmap_key(kv, 5) & (ATTRS_CHAN - 1)];
+    if (c->channel > 0 && memcmp(c->in, in, sizeof(in)) == 0
+        && c->click_id == ue->click_id)
+        return c->channel;
+    const char *utm_medium = ue->s + ue->o_med, *utm_source = ue->s + ue->o_usrc,
+               *utm_campaign = ue->s + ue->o_camp;
+    const char *channel = "Direct";
+    if (source[0] || utm_medium[0] || utm_source[0] || utm_campaign[0]
+        || ue->click_id) {
+        en_channel_in ci = {
+            .source = source,
+            .source_category = x->ref ? en_ref_category(x->ref, source) : "",
+            .utm_medium = utm_medium, .utm_source = utm_source,
+            .utm_campaign = utm_campaign, .click_id = ue->click_id,
+        };
+        channel = en_channel(&ci);
+    }
+    int64_t id = db_string_id(d, channel, strlen(channel));
+    if (id > 0) {
+        memcpy(c->in, in, sizeof(in));
+        c->click_id = ue->click_id;
+        c->channel = id;
+    }
+    return id;
+}
+
 int
 attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
              const char **why)
@@ -667,7 +752,7 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     o->pathname = ue->path;
     o->hostname = ue->host;
     if ((o->site = db_site_id(d, f[SPOOL_F_SITE].ptr, f[SPOOL_F_SITE].len)) < 0
-        || (o->name = db_string_id(d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0)
+        || (o->name = attrs_short_id(x, d, f[SPOOL_F_NAME].ptr, f[SPOOL_F_NAME].len)) < 0)
         return -1;
     o->pageview = f[SPOOL_F_NAME].len == 8
                   && memcmp(f[SPOOL_F_NAME].ptr, "pageview", 8) == 0;
@@ -695,23 +780,10 @@ attrs_encode(attrs_ctx *x, db *d, const spool_event *e, attrs_event *o,
     }
     for (int i = 0; i < 5; i++)
         a[ATTR_UTM_MEDIUM + i] = ue->utm[i];
-    const char *utm_medium = ue->s + ue->o_med, *utm_source = ue->s + ue->o_usrc,
-               *utm_campaign = ue->s + ue->o_camp;
-    const char *channel = "Direct";
-    if (source[0] || utm_medium[0] || utm_source[0] || utm_campaign[0]
-        || ue->click_id) {
-        en_channel_in ci = {
-            .source = source,
-            .source_category = x->ref ? en_ref_category(x->ref, source) : "",
-            .utm_medium = utm_medium, .utm_source = utm_source,
-            .utm_campaign = utm_campaign, .click_id = ue->click_id,
-        };
-        channel = en_channel(&ci);
-    }
-    if ((a[ATTR_CHANNEL] = db_string_id(d, channel, strlen(channel))) < 0)
+    if ((a[ATTR_CHANNEL] = attrs_channel(x, d, source, ue, a)) < 0)
         return -1;
     const spool_str *c = &f[SPOOL_F_COUNTRY];
-    if (c->ptr && (a[ATTR_COUNTRY] = db_string_id(d, c->ptr, c->len)) < 0)
+    if (c->ptr && (a[ATTR_COUNTRY] = attrs_short_id(x, d, c->ptr, c->len)) < 0)
         return -1;
     a[ATTR_BROWSER] = ua->id[0];
     a[ATTR_BROWSER_VERSION] = ua->id[1];

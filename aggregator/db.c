@@ -10,17 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Multi-row VALUES lists of DB_BATCH (16) rows, parameters numbered in
- * order (db_batch.c binds them row by row).  The multi-row statements
- * say OR ROLLBACK: a statement that writes several rows and may ABORT
- * half-way makes SQLite keep a statement journal (a copy of every page
- * it touches, spilled to a temporary file); on any error tallyd rolls
- * the whole transaction back anyway. */
-#define DB_ROW11 "(?,?,?,?,?,?,?,?,?,?,?)"
-#define DB_ROW12 "(?,?,?,?,?,?,?,?,?,?,?,?)"
-#define DB_X4(r) r "," r "," r "," r
-#define DB_X16(r) DB_X4(r) "," DB_X4(r) "," DB_X4(r) "," DB_X4(r)
-_Static_assert(DB_BATCH == 16, "DB_X16 writes DB_BATCH rows");
+/* The ingest's hot rows are read from the handle's queues through the
+ * virtual tables of db_batch.c (tally_queue_*), every queued row of a
+ * table by one INSERT ... SELECT.  These statements say OR ROLLBACK: a
+ * statement that writes several rows and may ABORT half-way makes SQLite
+ * keep a statement journal (a copy of every page it touches, spilled to
+ * a temporary file); on any error tallyd rolls the whole transaction
+ * back anyway. */
 
 #define DB_TIER_ADD                                                        \
     " visitors_new = visitors_new + excluded.visitors_new,"               \
@@ -48,13 +44,11 @@ static const char *const db_sql[DB_ST_COUNT] = {
     [DB_ST_STR_ADD] = "INSERT INTO strings(s) VALUES(?1)",
     [DB_ST_STR_BY_ID] = "SELECT s FROM strings WHERE id = ?1",
     [DB_ST_EVENT2_ADD] =
-        "INSERT INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
-        " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [DB_ST_EVENT2_ADD_N] =
-        "INSERT OR ROLLBACK INTO events(site_id, ts, seq, visitor_id, visit_id, name_id,"
-        " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
-        " VALUES" DB_X16(DB_ROW12),
+        "INSERT OR ROLLBACK INTO events(site_id, ts, seq, visitor_id, visit_id,"
+        " name_id, pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)"
+        " SELECT site_id, ts, seq, visitor_id, visit_id, name_id, pathname_id,"
+        " hostname_id, attrs_id, props_id, revenue_id, flags"
+        " FROM tally_queue_events",
     [DB_ST_SEQ_LAST] =
         "SELECT ts, seq FROM events WHERE site_id = ?1"
         " ORDER BY ts DESC, seq DESC LIMIT 1",
@@ -75,14 +69,14 @@ static const char *const db_sql[DB_ST_COUNT] = {
         "SELECT source, referrer, channel, utm_medium, utm_source,"
         " utm_campaign, utm_content, utm_term, country, browser,"
         " browser_version, os, os_version, device FROM attrs WHERE id = ?1",
+    /* WHERE 1: an upsert after a SELECT needs a WHERE clause (otherwise
+     * ON would be read as a join constraint) */
     [DB_ST_VISIT_PUT] =
-        "INSERT OR REPLACE INTO visits(id, site_id, visitor_id, start_ts,"
-        " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
-        " bounce) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [DB_ST_VISIT_PUT_N] =
         "INSERT OR ROLLBACK INTO visits(id, site_id, visitor_id, start_ts,"
         " end_ts, entry_page_id, exit_page_id, attrs_id, pageviews, events,"
-        " bounce) VALUES" DB_X16(DB_ROW11)
+        " bounce) SELECT id, site_id, visitor_id, start_ts, end_ts,"
+        " entry_page_id, exit_page_id, attrs_id, pageviews, events, bounce"
+        " FROM tally_queue_visits WHERE 1"
         " ON CONFLICT(id) DO UPDATE SET site_id = excluded.site_id,"
         " visitor_id = excluded.visitor_id, start_ts = excluded.start_ts,"
         " end_ts = excluded.end_ts, entry_page_id = excluded.entry_page_id,"
@@ -94,21 +88,11 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " exit_page_id, attrs_id, pageviews, events, bounce"
         " FROM visits WHERE id = ?1",
     [DB_ST_ROLLUP_ADD] =
-        "INSERT INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
-        " visitors_new, visits, pageviews, events, bounces, duration)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
-        " visitors_hour = visitors_hour + excluded.visitors_hour,"
-        " visitors_new = visitors_new + excluded.visitors_new,"
-        " visits = visits + excluded.visits,"
-        " pageviews = pageviews + excluded.pageviews,"
-        " events = events + excluded.events,"
-        " bounces = bounces + excluded.bounces,"
-        " duration = duration + excluded.duration",
-    [DB_ST_ROLLUP_ADD_N] =
-        "INSERT OR ROLLBACK INTO rollup_hourly(site_id, dim, hour, k1, k2, visitors_hour,"
-        " visitors_new, visits, pageviews, events, bounces, duration)"
-        " VALUES" DB_X16(DB_ROW12)
+        "INSERT OR ROLLBACK INTO rollup_hourly(site_id, dim, hour, k1, k2,"
+        " visitors_hour, visitors_new, visits, pageviews, events, bounces,"
+        " duration) SELECT site_id, dim, hour, k1, k2, visitors_hour,"
+        " visitors_new, visits, pageviews, events, bounces, duration"
+        " FROM tally_queue_rollups WHERE 1"
         " ON CONFLICT(site_id, dim, hour, k1, k2) DO UPDATE SET"
         " visitors_hour = visitors_hour + excluded.visitors_hour,"
         " visitors_new = visitors_new + excluded.visitors_new,"
@@ -212,10 +196,21 @@ static const char *const db_sql[DB_ST_COUNT] = {
         " LEFT JOIN strings s ON s.id = k GROUP BY k",
 };
 
+/* Statements of the dictionary tables (strings, sites, attrs): they
+ * never read or write the tables the batch queues hold rows for, so they
+ * run without writing the queues first (a string or attrs miss in the
+ * middle of a batch would otherwise write the queued rows one by one). */
+static const unsigned char db_dict_stmt[DB_ST_COUNT] = {
+    [DB_ST_SITE_GET] = 1, [DB_ST_SITE_ADD] = 1,
+    [DB_ST_STR_GET] = 1, [DB_ST_STR_ADD] = 1, [DB_ST_STR_BY_ID] = 1,
+    [DB_ST_ATTRS_GET] = 1, [DB_ST_ATTRS_ADD] = 1, [DB_ST_ATTRS_BY_ID] = 1,
+};
+
 sqlite3_stmt *
 db_stmt(db *d, enum db_stmt_id id)
 {
-    if ((d->nevq | d->nviq | d->nruq) && !d->flushing && db_batch_flush(d) != 0)
+    if ((d->nevq | d->nviq | d->nruq) && !d->flushing && !db_dict_stmt[id]
+        && db_batch_flush(d) != 0)
         return NULL;
     sqlite3_stmt *st = d->st[id];
     if (st == NULL) {
@@ -337,7 +332,8 @@ db_open(const char *path, enum db_mode mode, db **out, char *err,
     sqlite3_busy_timeout(d->h, 5000);
     char msg[512];
     if (mode == DB_RW) {
-        if (db_exec(d, "PRAGMA journal_mode = WAL", msg, sizeof(msg)) != 0
+        if (db_batch_register(d, msg, sizeof(msg)) != 0
+            || db_exec(d, "PRAGMA journal_mode = WAL", msg, sizeof(msg)) != 0
             || db_exec(d, "PRAGMA synchronous = NORMAL", msg, sizeof(msg)) != 0
             || db_exec(d, "PRAGMA cache_size = -32768", msg, sizeof(msg)) != 0
             || db_schema_migrate(d, msg, sizeof(msg)) != 0) {

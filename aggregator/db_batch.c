@@ -1,63 +1,75 @@
 /* db_batch.c -- the ingest's hot rows (raw events, visits, rollup
- * deltas) are queued on the handle and written DB_BATCH at a time by one
- * multi-row INSERT: a statement's fixed cost (step, reset, VDBE set-up
- * and halt) is paid once per 16 rows instead of once per row.  A short
- * queue is written row by row.  db_stmt() and db_commit() write the
- * queues before anything else runs, so no statement of the handle can
- * read the tables without the queued rows; db_rollback() drops them.
- * Per table, rows are written in the order they were queued, which keeps
- * the single-row semantics: a later upsert of the same rollup key adds
- * to the earlier one; a later visit row replaces the earlier one. */
+ * deltas) are queued on the handle and written DB_BATCH at a time, each
+ * table's queue by one INSERT ... SELECT from a virtual table that reads
+ * the queued rows in place (tally_queue_events, _visits, _rollups): a
+ * statement's fixed cost (step, reset, VDBE set-up and halt) is paid once
+ * per batch, and no value is bound (sqlite3_bind_* costs more per value
+ * than the virtual table's column callback).  db_stmt() (but for the
+ * dictionary statements, which do not touch these tables) and
+ * db_commit() write the queues before anything else runs, so no
+ * statement of the handle can read the tables without the queued rows;
+ * db_rollback() drops them.  Per table, rows are written in the order
+ * they were queued (the virtual table yields them in that order), which
+ * keeps the single-row semantics: a later upsert of the same rollup key
+ * adds to the earlier one; a later visit row replaces the earlier one. */
 #include "aggregator/db_int.h"
 #include "aggregator/dims.h"
 #include "aggregator/tz.h"
 
-static void
-db_bind_event(sqlite3_stmt *st, int p, const void *row)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column c of a queued row, in the order of its virtual table's
+ * declaration (db_queues[].decl). */
+static inline int64_t
+db_event_col(const db_event2 *e, int c)
 {
-    const db_event2 *e = row;
-    sqlite3_bind_int64(st, p + 1, e->site_id);
-    sqlite3_bind_int64(st, p + 2, e->ts);
-    sqlite3_bind_int64(st, p + 3, e->seq);
-    sqlite3_bind_int64(st, p + 4, (int64_t)e->visitor_id);
-    sqlite3_bind_int64(st, p + 5, e->visit_id);
-    sqlite3_bind_int64(st, p + 6, e->name_id);
-    sqlite3_bind_int64(st, p + 7, e->pathname_id);
-    sqlite3_bind_int64(st, p + 8, e->hostname_id);
-    sqlite3_bind_int64(st, p + 9, e->attrs_id);
-    sqlite3_bind_int64(st, p + 10, e->props_id);
-    sqlite3_bind_int64(st, p + 11, e->revenue_id);
-    sqlite3_bind_int(st, p + 12, e->flags);
+    switch (c) {
+    case 0: return e->site_id;
+    case 1: return e->ts;
+    case 2: return e->seq;
+    case 3: return (int64_t)e->visitor_id;
+    case 4: return e->visit_id;
+    case 5: return e->name_id;
+    case 6: return e->pathname_id;
+    case 7: return e->hostname_id;
+    case 8: return e->attrs_id;
+    case 9: return e->props_id;
+    case 10: return e->revenue_id;
+    default: return e->flags;
+    }
 }
 
-static void
-db_bind_visit(sqlite3_stmt *st, int p, const void *row)
+static inline int64_t
+db_visit_col(const db_visit *v, int c)
 {
-    const db_visit *v = row;
-    sqlite3_bind_int64(st, p + 1, v->id);
-    sqlite3_bind_int64(st, p + 2, v->site_id);
-    sqlite3_bind_int64(st, p + 3, (int64_t)v->visitor_id);
-    sqlite3_bind_int64(st, p + 4, v->start_ts);
-    sqlite3_bind_int64(st, p + 5, v->end_ts);
-    sqlite3_bind_int64(st, p + 6, v->entry_page_id);
-    sqlite3_bind_int64(st, p + 7, v->exit_page_id);
-    sqlite3_bind_int64(st, p + 8, v->attrs_id);
-    sqlite3_bind_int64(st, p + 9, v->pageviews);
-    sqlite3_bind_int64(st, p + 10, v->events);
-    sqlite3_bind_int64(st, p + 11, v->bounce);
+    switch (c) {
+    case 0: return v->id;
+    case 1: return v->site_id;
+    case 2: return (int64_t)v->visitor_id;
+    case 3: return v->start_ts;
+    case 4: return v->end_ts;
+    case 5: return v->entry_page_id;
+    case 6: return v->exit_page_id;
+    case 7: return v->attrs_id;
+    case 8: return v->pageviews;
+    case 9: return v->events;
+    default: return v->bounce;
+    }
 }
 
-static void
-db_bind_rollup(sqlite3_stmt *st, int p, const void *row)
+static inline int64_t
+db_rollup_col(const db_rollup_row *r, int c)
 {
-    const db_rollup_row *r = row;
-    sqlite3_bind_int64(st, p + 1, r->site);
-    sqlite3_bind_int(st, p + 2, r->dim);
-    sqlite3_bind_int64(st, p + 3, r->hour);
-    sqlite3_bind_int64(st, p + 4, r->k1);
-    sqlite3_bind_int64(st, p + 5, r->k2);
-    for (int i = 0; i < M_COUNT; i++)
-        sqlite3_bind_int64(st, p + 6 + i, r->m[i]);
+    switch (c) {
+    case 0: return r->site;
+    case 1: return r->dim;
+    case 2: return r->hour;
+    case 3: return r->k1;
+    case 4: return r->k2;
+    default: return r->m[c - 5];
+    }
 }
 
 /* Binds a rollup row's key as ?1..?5 (site, dim, time t, k1, k2). */
@@ -71,45 +83,208 @@ db_bind_key(sqlite3_stmt *st, const db_rollup_row *r, int64_t t)
     sqlite3_bind_int64(st, 5, r->k2);
 }
 
-/* The queued rows of one table and how to write them. */
+/* One table's queue: its virtual table and the statement that writes
+ * it. */
 typedef struct {
-    enum db_stmt_id one, many;
-    int             ncols;
-    size_t          size;
-    void          (*bind)(sqlite3_stmt *, int, const void *);
+    const char     *module;    /* the virtual table's name            */
+    const char     *decl;      /* its columns, in db_*_col order      */
+    enum db_stmt_id st;
     const char     *what;
 } db_queue;
 
 static const db_queue db_queues[3] = {
-    { DB_ST_EVENT2_ADD, DB_ST_EVENT2_ADD_N, 12, sizeof(db_event2),
-      db_bind_event, "insert event" },
-    { DB_ST_VISIT_PUT, DB_ST_VISIT_PUT_N, 11, sizeof(db_visit),
-      db_bind_visit, "write visit" },
-    { DB_ST_ROLLUP_ADD, DB_ST_ROLLUP_ADD_N, 12, sizeof(db_rollup_row),
-      db_bind_rollup, "write rollup" },
+    { "tally_queue_events",
+      "CREATE TABLE x(site_id, ts, seq, visitor_id, visit_id, name_id,"
+      " pathname_id, hostname_id, attrs_id, props_id, revenue_id, flags)",
+      DB_ST_EVENT2_ADD, "insert event" },
+    { "tally_queue_visits",
+      "CREATE TABLE x(id, site_id, visitor_id, start_ts, end_ts,"
+      " entry_page_id, exit_page_id, attrs_id, pageviews, events, bounce)",
+      DB_ST_VISIT_PUT, "write visit" },
+    { "tally_queue_rollups",
+      "CREATE TABLE x(site_id, dim, hour, k1, k2, visitors_hour,"
+      " visitors_new, visits, pageviews, events, bounces, duration)",
+      DB_ST_ROLLUP_ADD, "write rollup" },
 };
 
+/* The number of rows queued in queue `which` of d. */
 static int
-db_queue_write(db *d, const db_queue *q, const void *rows, int n)
+db_queue_len(const db *d, int which)
 {
-    const char *p = rows;
-    if (n == DB_BATCH) {
-        sqlite3_stmt *st = db_hot(d, q->many);
-        if (st == NULL)
-            return -1;
-        for (int i = 0; i < n; i++)
-            q->bind(st, i * q->ncols, p + (size_t)i * q->size);
-        return db_step_done(d, st, q->what);
+    return which == 0 ? d->nevq : which == 1 ? d->nviq : d->nruq;
+}
+
+/* ---- the queues' virtual tables (eponymous, read-only, one scan) ---- */
+
+typedef struct {
+    sqlite3_vtab        base;
+    const db_queue_aux *aux;
+} dbq_vtab;
+
+typedef struct {
+    sqlite3_vtab_cursor base;
+    int                 row;
+} dbq_cursor;
+
+static int
+dbq_connect(sqlite3 *h, void *aux, int argc, const char *const *argv,
+            sqlite3_vtab **out, char **err)
+{
+    (void)argc;
+    (void)argv;
+    (void)err;
+    const db_queue_aux *a = aux;
+    int rc = sqlite3_declare_vtab(h, db_queues[a->which].decl);
+    if (rc != SQLITE_OK)
+        return rc;
+    dbq_vtab *v = sqlite3_malloc(sizeof(*v));
+    if (v == NULL)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof(*v));
+    v->aux = a;
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int
+dbq_disconnect(sqlite3_vtab *v)
+{
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int
+dbq_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
+{
+    (void)v;
+    info->estimatedCost = DB_BATCH;
+    info->estimatedRows = DB_BATCH;
+    return SQLITE_OK;
+}
+
+static int
+dbq_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
+{
+    (void)v;
+    dbq_cursor *c = sqlite3_malloc(sizeof(*c));
+    if (c == NULL)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof(*c));
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int
+dbq_close(sqlite3_vtab_cursor *c)
+{
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int
+dbq_filter(sqlite3_vtab_cursor *c, int idx, const char *idxstr, int argc,
+           sqlite3_value **argv)
+{
+    (void)idx;
+    (void)idxstr;
+    (void)argc;
+    (void)argv;
+    ((dbq_cursor *)c)->row = 0;
+    return SQLITE_OK;
+}
+
+static int
+dbq_next(sqlite3_vtab_cursor *c)
+{
+    ((dbq_cursor *)c)->row++;
+    return SQLITE_OK;
+}
+
+static int
+dbq_eof(sqlite3_vtab_cursor *c)
+{
+    const db_queue_aux *a = ((dbq_vtab *)c->pVtab)->aux;
+    return ((dbq_cursor *)c)->row >= db_queue_len(a->d, a->which);
+}
+
+/* xColumn of each queue's virtual table (one each: no switch per value). */
+static int
+dbq_event_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_event_col(&d->evq[((dbq_cursor *)c)->row], col));
+    return SQLITE_OK;
+}
+
+static int
+dbq_visit_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_visit_col(&d->viq[((dbq_cursor *)c)->row], col));
+    return SQLITE_OK;
+}
+
+static int
+dbq_rollup_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const db *d = ((dbq_vtab *)c->pVtab)->aux->d;
+    sqlite3_result_int64(ctx, db_rollup_col(&d->ruq[((dbq_cursor *)c)->row], col));
+    return SQLITE_OK;
+}
+
+static int
+dbq_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
+{
+    *rowid = ((dbq_cursor *)c)->row;
+    return SQLITE_OK;
+}
+
+#define DBQ_MODULE(column)                                                 \
+    {                                                                      \
+        .iVersion = 0,                                                     \
+        .xCreate = NULL,                 /* eponymous only */              \
+        .xConnect = dbq_connect,                                           \
+        .xBestIndex = dbq_best_index,                                      \
+        .xDisconnect = dbq_disconnect,                                     \
+        .xDestroy = dbq_disconnect,                                        \
+        .xOpen = dbq_open,                                                 \
+        .xClose = dbq_close,                                               \
+        .xFilter = dbq_filter,                                             \
+        .xNext = dbq_next,                                                 \
+        .xEof = dbq_eof,                                                   \
+        .xColumn = column,                                                 \
+        .xRowid = dbq_rowid,                                               \
     }
-    for (int i = 0; i < n; i++) {
-        sqlite3_stmt *st = db_hot(d, q->one);
-        if (st == NULL)
+
+/* By queue (db_queues order). */
+static const sqlite3_module dbq_modules[3] = {
+    DBQ_MODULE(dbq_event_column),
+    DBQ_MODULE(dbq_visit_column),
+    DBQ_MODULE(dbq_rollup_column),
+};
+
+int
+db_batch_register(db *d, char *err, size_t errlen)
+{
+    for (int i = 0; i < 3; i++) {
+        d->qaux[i] = (db_queue_aux){ .d = d, .which = i };
+        if (sqlite3_create_module_v2(d->h, db_queues[i].module, &dbq_modules[i],
+                                     &d->qaux[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "register %s: %s", db_queues[i].module,
+                     sqlite3_errmsg(d->h));
             return -1;
-        q->bind(st, 0, p + (size_t)i * q->size);
-        if (db_step_done(d, st, q->what) != 0)
-            return -1;
+        }
     }
     return 0;
+}
+
+/* ---- writing ---- */
+
+/* Writes the queued rows of q (there is at least one). */
+static int
+db_queue_write(db *d, const db_queue *q)
+{
+    return db_step_done(d, db_hot(d, q->st), q->what);
 }
 
 /* Rollup rows that a negative delta may have brought to all zeros are
@@ -192,11 +367,11 @@ db_batch_flush(db *d)
     d->flushing = 1;
     int rc = 0;
     if (d->nevq)
-        rc = db_queue_write(d, &db_queues[0], d->evq, d->nevq);
+        rc = db_queue_write(d, &db_queues[0]);
     if (rc == 0 && d->nviq)
-        rc = db_queue_write(d, &db_queues[1], d->viq, d->nviq);
+        rc = db_queue_write(d, &db_queues[1]);
     if (rc == 0 && d->nruq) {
-        rc = db_queue_write(d, &db_queues[2], d->ruq, d->nruq);
+        rc = db_queue_write(d, &db_queues[2]);
         if (rc == 0)
             rc = db_rollup_zeros(d, d->ruq, d->nruq);
         if (rc == 0)

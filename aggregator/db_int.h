@@ -28,14 +28,21 @@ enum db_stmt_id {
     DB_ST_KEY_ADD, DB_ST_KEY_FIND, DB_ST_KEY_ALL, DB_ST_KEY_REVOKE,
     DB_ST_STATS_DAY, DB_ST_STATS_PAGE, DB_ST_STATS_NAME,
     DB_ST_RSTATS_DAY, DB_ST_RSTATS_PAGE, DB_ST_RSTATS_NAME,
-    DB_ST_EVENT2_ADD_N, DB_ST_VISIT_PUT_N, DB_ST_ROLLUP_ADD_N,
     DB_ST_RDAILY_ADD, DB_ST_RMONTHLY_ADD, DB_ST_RDAILY_ZERO_DEL,
     DB_ST_RMONTHLY_ZERO_DEL,
     DB_ST_COUNT
 };
 
-/* Rows per multi-row INSERT of the ingest's hot tables (db_batch.c). */
-#define DB_BATCH 16
+/* Rows queued per hot table of the ingest before they are written, all
+ * by one INSERT ... SELECT from the queue's virtual table (db_batch.c). */
+#define DB_BATCH 256
+
+/* What a queue's virtual table reads (db_batch.c): the handle and which
+ * of its queues (0 events, 1 visits, 2 rollups). */
+typedef struct {
+    struct db *d;
+    int        which;
+} db_queue_aux;
 
 struct db {
     sqlite3      *h;
@@ -53,6 +60,7 @@ struct db {
     db_rollup_row ruq[DB_BATCH];
     int           nevq, nviq, nruq;
     int           flushing;
+    db_queue_aux  qaux[3];
     /* coarse rollup bounds (meta rollup_daily_h / rollup_monthly_d), read
      * by db_begin: rollup deltas below them also go to rollup_daily /
      * rollup_monthly (db_batch.c) */
@@ -72,7 +80,9 @@ int db_open_side(const char *path, int (*init)(db *), const char *what,
 void db_event2_read(sqlite3_stmt *st, int64_t site, db_event2 *e);
 
 /* Returns the prepared (and reset, unbound) statement id, or NULL with
- * the error logged.  Writes the queued rows first (db_batch_flush). */
+ * the error logged.  Writes the queued rows first (db_batch_flush),
+ * except for the dictionary statements (strings, sites, attrs), which
+ * cannot see them. */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt_id id);
 
 /* A hot statement of the ingest, prepared on first use: every parameter
@@ -86,6 +96,11 @@ int db_batch_flush(db *d);
 
 /* Drops the queued rows (rollback). */
 void db_batch_drop(db *d);
+
+/* Registers the queues' virtual tables (tally_queue_events, _visits,
+ * _rollups: eponymous, read-only, the rows queued on d) on d's
+ * connection.  Returns 0 or -1 with a message in err. */
+int db_batch_register(db *d, char *err, size_t errlen);
 
 /* Steps st (NULL allowed: returns -1) expecting SQLITE_DONE, resets it;
  * logs and returns -1 otherwise. */

@@ -37,6 +37,8 @@ typedef struct {
     int reqn[EN_RELIT_AND];   /* literals in each requirement; each needs one hit */
     int nreq;                 /* 0: no pre-filter, always run */
     int icase;
+    int jit;                  /* JIT-compiled (on its first match: most
+                                 rules never run, the pre-filter skips them) */
 } uap_rule;
 
 typedef struct {
@@ -83,7 +85,6 @@ uap_compile(const char *re, int icase, const char *what, size_t idx,
                 what, idx, (size_t)off, (const char *)msg);
         return NULL;
     }
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  /* interpreter if no JIT */
     return code;
 }
 
@@ -278,7 +279,7 @@ en_uap_load(const char *json_path, char *err, size_t errlen)
 
 /* Runs one rule.  Returns the number of usable ovector pairs, 0 if no match. */
 static int
-uap_try(en_uap *db, const uap_rule *r, const char *s, size_t n)
+uap_try(en_uap *db, uap_rule *r, const char *s, size_t n)
 {
     if (db->prefilter && r->nreq) {
         const int *id = r->lits;
@@ -289,6 +290,10 @@ uap_try(en_uap *db, const uap_rule *r, const char *s, size_t n)
                 k++;
             if (k == r->reqn[q]) return 0;     /* no literal of this requirement */
         }
+    }
+    if (!r->jit) {
+        (void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);  /* interpreter if no JIT */
+        r->jit = 1;
     }
     int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, 0, 0, db->md, db->mctx);
     if (rc == 0) return UAP_OVEC;               /* more groups than we keep */

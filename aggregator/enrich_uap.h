@@ -37,7 +37,9 @@ typedef struct en_uap_raw {
 
 /*
  * en_uap_load: reads uap.json at json_path and compiles every rule with
- * PCRE2 (JIT where available).  Returns a handle the caller owns (free
+ * PCRE2 (JIT where available, done on a rule's first match attempt, as
+ * most rules never run past the literal pre-filter; the handle is
+ * confined to one thread anyway).  Returns a handle the caller owns (free
  * with en_uap_free), or NULL with a one-line reason in err (errlen bytes,
  * caller's buffer) when the file is missing, is not the expected JSON, or
  * a regex does not compile.

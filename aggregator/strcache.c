@@ -23,7 +23,7 @@ struct strcache {
 
 /* Eight bytes a step (dictionary strings, User-Agents and URLs are tens
  * to hundreds of bytes): multiply-xorshift rounds, a final mix. */
-static uint64_t
+static inline __attribute__((always_inline)) uint64_t
 sc_hash(const char *key, size_t len)
 {
     const unsigned char *p = (const unsigned char *)key;
@@ -37,7 +37,14 @@ sc_hash(const char *key, size_t len)
         len -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, p, len);
+    if (len > 0 && p - (const unsigned char *)key >= 8) {
+        /* the last 8 bytes of the key (overlapping what was hashed; len
+         * is in the seed): one load instead of a variable-length copy */
+        memcpy(&w, p + len - 8, 8);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            w |= (uint64_t)p[i] << (8 * i);
+    }
     h = (h ^ w) * 0x94d049bb133111ebull;
     h ^= h >> 32;
     h *= 0xbf58476d1ce4e5b9ull;
@@ -89,7 +96,7 @@ sc_count(const strcache *c)
     return c->count;
 }
 
-static sc_entry *
+static inline __attribute__((always_inline)) sc_entry *
 sc_find(const strcache *c, const char *key, size_t len, uint64_t h)
 {
     for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {

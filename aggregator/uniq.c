@@ -3,11 +3,14 @@
  * Per open day: a table of visitor records (open addressing, linear
  * probing, exact (site, visitor) keys), each record owning a region of
  * the day's pool: `cap` 64-bit value keys followed by `cap` 32-bit
- * values.  Regions grow by doubling (4 .. UNIQ_REC_MAX entries; freed
+ * values.  A region is itself a small hash table of its value keys
+ * (linear probing, UNIQ_NOKEY = empty, at most 3/4 full), so finding a
+ * value costs a probe or two, not a scan of the visitor's values.
+ * Regions grow by doubling (UNIQ_REC_MIN .. UNIQ_REC_MAX slots; freed
  * regions are reused through per-size free lists); a visitor with more
- * values than that (a crawler) puts the rest in the day's spill table
- * (exact keys too).  The rare "more than one visit in one hour" counts
- * live in a vmap keyed by a 64-bit hash, as before. */
+ * values than the largest region holds (a crawler) puts the rest in the
+ * day's spill table (exact keys too).  The rare "more than one visit in
+ * one hour" counts live in a vmap keyed by a 64-bit hash, as before. */
 #include "aggregator/uniq.h"
 #include "aggregator/dims.h"
 #include "aggregator/vmap.h"
@@ -16,15 +19,19 @@
 #include <string.h>
 
 #define UNIQ_MAX_DAYS 64
-#define UNIQ_REC_MIN  8           /* first region: entries              */
-#define UNIQ_REC_MAX  64          /* largest region; then the spill map */
-#define UNIQ_NCLASS   4           /* 8, 16, 32, 64                      */
+/* The first region has room for a visitor's usual values (every visit
+ * has the 16 visit dimensions, every event at least 4 event ones), so
+ * most records never grow. */
+#define UNIQ_REC_MIN  32          /* first region: slots                */
+#define UNIQ_REC_MAX  128         /* largest region; then the spill map */
+#define UNIQ_NCLASS   3           /* 32, 64, 128                        */
+#define UNIQ_NOKEY    UINT64_MAX  /* an empty slot of a region          */
 
 typedef struct {
     uint64_t visitor;
     uint32_t site;                /* 0 = empty slot (site ids are > 0)  */
     uint32_t off;                 /* region: word offset in the pool    */
-    uint16_t n, cap;              /* entries used, region capacity      */
+    uint16_t n, cap;              /* entries held, region slots         */
     uint32_t spilled;             /* entries in the spill table         */
 } uniq_vis;
 
@@ -254,7 +261,7 @@ uniq_region_put(uniq_day *d, uint32_t off, unsigned cap)
     d->freel[c] = off + 1;
 }
 
-/* ---- the spill table (records over UNIQ_REC_MAX entries) ---- */
+/* ---- the spill table (values beyond the largest region) ---- */
 
 static inline size_t
 uniq_sp_hash(uint32_t site, uint64_t visitor, uint64_t key)
@@ -325,61 +332,121 @@ uniq_sp_add(uniq_day *d, uint32_t site, uint64_t visitor, uint64_t key)
 
 /* The exact key of (dim, k1, k2) within a visitor's record: the values
  * themselves when the ids fit (always, short of 2^29 strings), else a
- * 64-bit hash with the top bit set. */
+ * 64-bit hash with the top bit set (never UNIQ_NOKEY). */
 static inline uint64_t
 uniq_vkey(int dim, int64_t k1, int64_t k2)
 {
     if ((uint64_t)k1 < (1ull << 29) && (uint64_t)k2 < (1ull << 29))
         return (uint64_t)(unsigned)dim << 58 | (uint64_t)k1 << 29 | (uint64_t)k2;
     int64_t v[3] = { dim, k1, k2 };
-    return vmap_key(v, 3) | 1ull << 63;
+    uint64_t h = vmap_key(v, 3) | 1ull << 63;
+    return h == UNIQ_NOKEY ? h - 1 : h;
 }
 
-/* The value slot of key in ref's record, inserted (0) if absent.  NULL
- * when out of memory.  Valid until the next call on this day. */
-static uint32_t *
-uniq_entry(const uniq_ref *ref, uint64_t key)
+/* The home slot of key in a region of 2^bits slots (the top bits of a
+ * multiplicative hash: every bit of the key moves them). */
+static inline unsigned
+uniq_home(uint64_t key, int bits)
 {
-    uniq_day *d = ref->day;
-    uniq_vis *w = &d->vis[ref->slot];
-    uint64_t *keys = d->pool + w->off;
-    unsigned n = w->n;
-    for (unsigned i = 0; i < n; i++)
-        if (keys[i] == key)
-            return (uint32_t *)(keys + w->cap) + i;
+    return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
+
+/* The slot of key in the region keys[0 .. cap) (cap a power of two, not
+ * full): where it is, or the empty slot where it goes. */
+static inline unsigned
+uniq_probe(const uint64_t *keys, unsigned cap, uint64_t key)
+{
+    unsigned i = uniq_home(key, __builtin_ctz(cap));
+    while (keys[i] != key && keys[i] != UNIQ_NOKEY)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Moves w's entries into a new region of ncap slots.  Returns the new
+ * region's keys (the pool may have moved) or NULL (out of memory). */
+static uint64_t *
+uniq_rehome(uniq_day *d, uniq_vis *w, unsigned ncap)
+{
+    int64_t off = uniq_region_get(d, ncap);   /* may move the pool */
+    if (off < 0)
+        return NULL;
+    uint64_t *nk = d->pool + off;
+    uint32_t *nv = (uint32_t *)(nk + ncap);
+    for (unsigned i = 0; i < ncap; i++)
+        nk[i] = UNIQ_NOKEY;
+    if (w->cap) {
+        const uint64_t *ok = d->pool + w->off;
+        const uint32_t *ov = (const uint32_t *)(ok + w->cap);
+        for (unsigned i = 0; i < w->cap; i++) {
+            if (ok[i] == UNIQ_NOKEY)
+                continue;
+            unsigned j = uniq_probe(nk, ncap, ok[i]);
+            nk[j] = ok[i];
+            nv[j] = ov[i];
+        }
+        uniq_region_put(d, w->off, w->cap);
+    }
+    w->off = (uint32_t)off;
+    w->cap = (uint16_t)ncap;
+    return nk;
+}
+
+/* uniq_entry's slow part: key is not in w's region, which may be absent
+ * or full; looks in the spill table, then inserts (0).  NULL when out of
+ * memory. */
+static __attribute__((noinline)) uint32_t *
+uniq_entry_slow(uniq_day *d, uniq_vis *w, uint64_t key)
+{
     if (w->spilled) {
         uint32_t *x = uniq_sp_find(d, w->site, w->visitor, key);
         if (x != NULL)
             return x;
     }
     d->entries++;
-    if (n == w->cap) {
+    uint64_t *keys = d->pool + w->off;
+    if ((w->n + 1u) * 4 > w->cap * 3u) {
         if (w->cap == UNIQ_REC_MAX) {
             w->spilled++;
             return uniq_sp_add(d, w->site, w->visitor, key);
         }
-        unsigned ncap = w->cap ? w->cap * 2u : UNIQ_REC_MIN;
-        int64_t off = uniq_region_get(d, ncap);   /* may move the pool */
-        if (off < 0) {
+        keys = uniq_rehome(d, w, w->cap ? w->cap * 2u : UNIQ_REC_MIN);
+        if (keys == NULL) {
             d->entries--;
             return NULL;
         }
-        uint64_t *nk = d->pool + off;
-        if (w->cap) {
-            uint64_t *ok = d->pool + w->off;
-            memcpy(nk, ok, n * sizeof(*nk));
-            memcpy(nk + ncap, ok + w->cap, n * sizeof(uint32_t));
-            uniq_region_put(d, w->off, w->cap);
-        }
-        w->off = (uint32_t)off;
-        w->cap = (uint16_t)ncap;
-        keys = nk;
     }
-    keys[n] = key;
-    uint32_t *val = (uint32_t *)(keys + w->cap) + n;
+    unsigned i = uniq_probe(keys, w->cap, key);
+    keys[i] = key;
+    uint32_t *val = (uint32_t *)(keys + w->cap) + i;
     *val = 0;
-    w->n = (uint16_t)(n + 1);
+    w->n++;
     return val;
+}
+
+/* The value slot of key in ref's record, inserted (0) if absent.  NULL
+ * when out of memory.  Valid until the next call on this day.  The
+ * common cases (found; a new key in a region with room, none spilled)
+ * are inline. */
+static inline uint32_t *
+uniq_entry(const uniq_ref *ref, uint64_t key)
+{
+    uniq_day *d = ref->day;
+    uniq_vis *w = &d->vis[ref->slot];
+    if (w->cap) {
+        uint64_t *keys = d->pool + w->off;
+        unsigned i = uniq_probe(keys, w->cap, key);
+        uint32_t *val = (uint32_t *)(keys + w->cap) + i;
+        if (keys[i] == key)
+            return val;
+        if (!w->spilled && (w->n + 1u) * 4 <= w->cap * 3u) {
+            d->entries++;
+            keys[i] = key;
+            *val = 0;
+            w->n++;
+            return val;
+        }
+    }
+    return uniq_entry_slow(d, w, key);
 }
 
 static int
@@ -423,7 +490,7 @@ uniq_event(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
            int64_t site, int dim, int64_t k1, int64_t k2, int64_t hour)
 {
     (void)u;
-    int64_t day = hour / 24, h = hour % 24;
+    int64_t h = hour % 24;                  /* hour - h: the day's hour 0 */
     uint32_t *slot = uniq_entry(ref, uniq_vkey(dim, k1, k2));
     if (slot == NULL)
         return -1;
@@ -439,7 +506,7 @@ uniq_event(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     int low = uniq_lowest(mask);
     if (h < low) {               /* an earlier hour of the day arrived late */
         row[M_VISITORS_NEW]++;
-        return uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1);
+        return uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1);
     }
     return 0;
 }
@@ -458,8 +525,7 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
 {
     (void)u;
     uniq_day *d = ref->day;
-    uint64_t visitor = d->vis[ref->slot].visitor;
-    int64_t day = hour / 24, h = hour % 24;
+    int64_t h = hour % 24;                  /* hour - h: the day's hour 0 */
     uint32_t *slot = uniq_entry(ref, uniq_vkey(dim, k1, k2));
     if (slot == NULL)
         return -1;
@@ -467,7 +533,8 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     if (sign > 0) {
         if (mask & bit) {            /* another visit in the same hour */
             *slot = v | UNIQ_EXTRA;
-            uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2, visitor));
+            uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2,
+                                          d->vis[ref->slot].visitor));
             if (x == NULL)
                 return -1;
             (*x)++;
@@ -482,14 +549,15 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
         int low = uniq_lowest(mask);
         if (h < low) {
             row[M_VISITORS_NEW]++;
-            return uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1);
+            return uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1);
         }
         return 0;
     }
     if (!(mask & bit))
         return 0;                    /* never added: nothing to take back */
     if (v & UNIQ_EXTRA) {
-        uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2, visitor));
+        uint32_t *x = vmap_slot(&d->vhour, uniq_key(3, site, dim, hour, k1, k2,
+                                          d->vis[ref->slot].visitor));
         if (x == NULL)
             return -1;
         if (*x > 0) {
@@ -506,9 +574,9 @@ uniq_visit(uniq *u, const uniq_ref *ref, rollup *r, int64_t *row,
     }
     int low = uniq_lowest(mask), nlow = uniq_lowest(nmask);
     if (low != nlow) {               /* the first hour lost its last visit */
-        if (uniq_add(r, site, dim, day * 24 + low, k1, k2, M_VISITORS_NEW, -1) != 0)
+        if (uniq_add(r, site, dim, hour - h + low, k1, k2, M_VISITORS_NEW, -1) != 0)
             return -1;
-        return uniq_add(r, site, dim, day * 24 + nlow, k1, k2, M_VISITORS_NEW, 1);
+        return uniq_add(r, site, dim, hour - h + nlow, k1, k2, M_VISITORS_NEW, 1);
     }
     return 0;
 }

@@ -19,8 +19,8 @@
  *     hour -- visit values can change (the exit page moves, attributes
  *     arrive with the first pageview), so they are reference counted.
  * A visitor's entries sit together (one hash lookup per visitor, then a
- * short scan), so an event or a visit costs one or two cache misses, not
- * one per dimension.  Visitors and values are matched exactly (string
+ * probe in the visitor's own small hash table of values), so an event or
+ * a visit costs one or two cache misses, not one per dimension.  Visitors and values are matched exactly (string
  * ids below 2^29 are stored as they are; larger ones as a 64-bit hash,
  * compared only within one visitor's record).  Memory is bounded by one
  * or two days of activity; uniq_drop_before forgets finished days.

@@ -290,6 +290,31 @@ test_prefilter_same_results(void)
     CHECK_EQ_U64(en_uap_match_errors(u), 0);
 }
 
+/* Rules are JIT-compiled on their first match: a fresh handle gives the
+ * same results on the first parse (compiling) and the next (compiled),
+ * and the same as the handle every other test has used. */
+static char uap_path[1024];
+
+static void
+test_lazy_jit_same_results(void)
+{
+    char err[256];
+    en_uap *fresh = en_uap_load(uap_path, err, sizeof err);
+    CHECK(fresh != NULL);
+    if (fresh == NULL)
+        return;
+    en_uap *used = en_ua_uap(db);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < NCASES; i++) {
+            en_uap_raw a, b;
+            en_uap_parse(fresh, cases[i].ua, strlen(cases[i].ua), &a);
+            en_uap_parse(used, cases[i].ua, strlen(cases[i].ua), &b);
+            CHECK(memcmp(&a, &b, sizeof a) == 0);
+        }
+    CHECK_EQ_U64(en_uap_match_errors(fresh), 0);
+    en_uap_free(fresh);
+}
+
 static void
 test_cache(void)
 {
@@ -367,6 +392,7 @@ main(void)
     const char *dir = getenv("TALLY_DATA_DIR");
     char path[1024], err[256];
     snprintf(path, sizeof path, "%s/uap.json", dir && *dir ? dir : "build/data");
+    snprintf(uap_path, sizeof uap_path, "%s", path);
     db = en_ua_load(path, err, sizeof err);
     if (!db) {
         fprintf(stderr, "cannot load %s: %s (run tools/gen-data.mjs or set TALLY_DATA_DIR)\n",
@@ -382,6 +408,7 @@ main(void)
     RUN(test_relit);
     RUN(test_litidx);
     RUN(test_prefilter_same_results);
+    RUN(test_lazy_jit_same_results);
     RUN(test_cache);
     RUN(test_timing_print);
     en_ua_free(db);

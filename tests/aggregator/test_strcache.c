@@ -57,10 +57,41 @@ test_bounded(void)
     sc_free(c);
 }
 
+/* Keys of every length up to 40 that differ in one byte (the first, the
+ * last, one in the middle) are different keys. */
+static void
+test_lengths(void)
+{
+    strcache *c = sc_new(4096, 1 << 20);
+    char k[41];
+    int64_t id, n = 0;
+    for (int len = 1; len <= 40; len++)
+        for (int pos = 0; pos < len; pos += len > 2 ? len / 2 : 1)
+            for (int ch = 0; ch < 3; ch++) {
+                memset(k, 'a', sizeof(k));
+                k[pos] = (char)('b' + ch);
+                sc_put(c, k, (size_t)len, len * 1000 + pos * 10 + ch);
+                n++;
+            }
+    CHECK_EQ_U64(sc_count(c), (uint64_t)n);
+    for (int len = 1; len <= 40; len++)
+        for (int pos = 0; pos < len; pos += len > 2 ? len / 2 : 1)
+            for (int ch = 0; ch < 3; ch++) {
+                memset(k, 'a', sizeof(k));
+                k[pos] = (char)('b' + ch);
+                CHECK(sc_get(c, k, (size_t)len, &id) == 1
+                      && id == len * 1000 + pos * 10 + ch);
+            }
+    memset(k, 'a', sizeof(k));
+    CHECK(sc_get(c, k, 17, &id) == 0);
+    sc_free(c);
+}
+
 int
 main(void)
 {
     RUN(test_basic);
+    RUN(test_lengths);
     RUN(test_bounded);
     return check_summary("strcache");
 }
