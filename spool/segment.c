@@ -138,11 +138,11 @@ sp_fsync_dir(const char *dir)
     return rc;
 }
 
+/* 0 when a write of len bytes returned w == len; a short write is an
+ * error (EIO), a failed one keeps its errno. */
 static int
-sp_write_all(int fd, const void *buf, size_t len)
+sp_full(ssize_t w, size_t len)
 {
-    ssize_t w = write(fd, buf, len);
-
     if (w < 0)
         return -1;
     if ((size_t)w != len) {
@@ -150,6 +150,12 @@ sp_write_all(int fd, const void *buf, size_t len)
         return -1;
     }
     return 0;
+}
+
+static int
+sp_write_all(int fd, const void *buf, size_t len)
+{
+    return sp_full(write(fd, buf, len), len);
 }
 
 /* See spool.h.  The segment is built under "<name>.tmp" (a name readers
@@ -274,15 +280,7 @@ spool_segment_preallocate(int fd, uint64_t from, uint64_t to)
 static int
 sp_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-    ssize_t w = pwrite(fd, buf, len, (off_t)off);
-
-    if (w < 0)
-        return -1;
-    if ((size_t)w != len) {
-        errno = EIO;
-        return -1;
-    }
-    return 0;
+    return sp_full(pwrite(fd, buf, len, (off_t)off), len);
 }
 
 /* See spool.h.  Two pwrite()s: everything after the first record header,

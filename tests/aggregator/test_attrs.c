@@ -9,35 +9,11 @@
 #include "aggregator/attrs.h"
 #include "aggregator/db.h"
 #include "aggregator/dims.h"
+#include "tests/aggregator/tdb.h"
 #include "tests/check.h"
 
 #include <stdlib.h>
 #include <unistd.h>
-
-static char dbp[64];
-
-static db *
-open_db(void)
-{
-    char err[256];
-    db *d = NULL;
-    strcpy(dbp, "/tmp/tally-attrs-XXXXXX");
-    int fd = mkstemp(dbp);
-    CHECK(fd >= 0);
-    close(fd);
-    unlink(dbp);
-    CHECK(db_open(dbp, DB_RW, &d, err, sizeof err) == 0);
-    return d;
-}
-
-static void
-close_db(db *d)
-{
-    char cmd[256];
-    db_close(d);
-    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", dbp, dbp, dbp);
-    CHECK(system(cmd) == 0);
-}
 
 static void
 str(spool_str *s, const char *v)
@@ -110,7 +86,7 @@ test_channels(void)
         CHECK(x != NULL);
         return;
     }
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     /* each case twice in a row (the second from the cache), then all
      * again in another order */
@@ -136,7 +112,7 @@ test_channels(void)
                   cases[i].channel);
     }
     CHECK(db_commit(d) == 0);
-    close_db(d);
+    tdb_close(d);
     attrs_free(x);
 }
 
@@ -167,7 +143,7 @@ test_names(void)
     char err[256];
     attrs_ctx *x = attrs_new(NULL, err, sizeof err);
     CHECK(x != NULL);
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     CHECK(name_id(x, d, "zz") > 0);
     CHECK(name_id(x, d, "signup") > 0);
@@ -185,7 +161,7 @@ test_names(void)
         }
     CHECK(name_id(x, d, "zz") == db_string_id(d, "zz", 2));
     CHECK(db_commit(d) == 0);
-    close_db(d);
+    tdb_close(d);
     attrs_free(x);
 }
 

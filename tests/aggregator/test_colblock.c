@@ -2,6 +2,7 @@
  * edge values, random data, the encoder's choices and sizes, and the
  * rejection of truncated, corrupted and bit-flipped blocks. */
 #include "aggregator/colblock.h"
+#include "tests/colblock_crc.h"
 #include "spool/spool.h"
 #include "tests/check.h"
 
@@ -18,42 +19,6 @@ rnd(void)
     return rng_state * 0x2545F4914F6CDD1Dull;
 }
 
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-           | (uint32_t)p[3] << 24;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Recomputes the header checksum and every payload checksum, so a test
- * can damage a block's structure without tripping the CRC first. */
-static void
-fix_crcs(uint8_t *b, size_t len)
-{
-    if (len < CB_HDR_SIZE)
-        return;
-    size_t ncols = b[6];
-    size_t off = CB_HDR_SIZE + CB_DESC_SIZE * ncols;
-    if (off > len)
-        return;
-    for (size_t c = 0; c < ncols; c++) {
-        uint8_t *d = b + CB_HDR_SIZE + CB_DESC_SIZE * c;
-        uint32_t n = get32(d + 4);
-        if (off + n <= len)
-            put32(d + 24, spool_crc32c(0, b + off, n));
-        off += n;
-    }
-    uint32_t crc = spool_crc32c(0, b, 16);
-    crc = spool_crc32c(crc, b + CB_HDR_SIZE, CB_DESC_SIZE * ncols);
-    put32(b + 16, crc);
-}
 
 /* Encodes the columns, checks the header, decodes every column (both
  * entry points) and compares; returns the block (caller frees) and

@@ -8,52 +8,13 @@
 #include "aggregator/db.h"
 #include "aggregator/db_int.h"
 #include "aggregator/dims.h"
+#include "tests/aggregator/tdb.h"
 #include "tests/check.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dbp[64];
-
-static db *
-open_db(void)
-{
-    char err[256];
-    db *d = NULL;
-    strcpy(dbp, "/tmp/tally-batch-XXXXXX");
-    int fd = mkstemp(dbp);
-    CHECK(fd >= 0);
-    close(fd);
-    unlink(dbp);
-    CHECK(db_open(dbp, DB_RW, &d, err, sizeof err) == 0);
-    return d;
-}
-
-static void
-close_db(db *d)
-{
-    char cmd[256];
-    db_close(d);
-    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", dbp, dbp, dbp);
-    CHECK(system(cmd) == 0);
-}
-
-/* One integer from sql over a fresh connection (the oracle). */
-static int64_t
-q1(const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    CHECK(sqlite3_open_v2(dbp, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
 
 static db_event2
 ev(int64_t ts, int64_t seq)
@@ -68,7 +29,7 @@ ev(int64_t ts, int64_t seq)
 static void
 test_events_visible_and_committed(void)
 {
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     /* two full batches and a tail of 5, with dictionary lookups (which
      * do not write the queues) in between */
@@ -92,21 +53,21 @@ test_events_visible_and_committed(void)
     CHECK(db_seq_at(d, 1, last, &next) == 0);
     CHECK_EQ_U64(next, 2);
     CHECK(db_commit(d) == 0);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM events"), n + 1);
-    CHECK_EQ_U64(q1("SELECT SUM(ts) FROM events"),
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM events"), n + 1);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(ts) FROM events"),
                  (int64_t)n * 1000 + (int64_t)(n - 1) * n / 2 + last);
-    CHECK_EQ_U64(q1("SELECT SUM(flags) FROM events"), n / 2);  /* odd ts */
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM events WHERE visitor_id < 0"), n + 1);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM events WHERE name_id = 2"
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(flags) FROM events"), n / 2);  /* odd ts */
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM events WHERE visitor_id < 0"), n + 1);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM events WHERE name_id = 2"
                     " AND pathname_id = 3 AND hostname_id = 4"
                     " AND visit_id = ts AND attrs_id = 0"), n + 1);
-    close_db(d);
+    tdb_close(d);
 }
 
 static void
 test_visits_last_write_wins(void)
 {
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     /* more visits than a batch: rounds of one id meet across flushes */
     const int nv = DB_BATCH + 20;
@@ -124,13 +85,13 @@ test_visits_last_write_wins(void)
     CHECK_EQ_U64(got.pageviews, 3);
     CHECK_EQ_U64(got.exit_page_id, 5);
     CHECK(db_commit(d) == 0);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM visits"), nv);
-    CHECK_EQ_U64(q1("SELECT SUM(pageviews) FROM visits"), 3 * nv);
-    CHECK_EQ_U64(q1("SELECT SUM(bounce) FROM visits"), 0);
-    CHECK_EQ_U64(q1("SELECT SUM(end_ts) FROM visits"), 12 * nv);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM visits WHERE visitor_id = id"
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM visits"), nv);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(pageviews) FROM visits"), 3 * nv);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(bounce) FROM visits"), 0);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(end_ts) FROM visits"), 12 * nv);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM visits WHERE visitor_id = id"
                     " AND start_ts = 10 AND entry_page_id = 3"), nv);
-    close_db(d);
+    tdb_close(d);
 }
 
 static db_rollup_row
@@ -145,7 +106,7 @@ ru(int64_t hour, int64_t k1, int64_t pv)
 static void
 test_rollups_add_and_zero_rows_go(void)
 {
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     for (int i = 0; i < 40; i++) {
         db_rollup_row r = ru(100, i, 2);
@@ -167,18 +128,18 @@ test_rollups_add_and_zero_rows_go(void)
     db_rollup_row c = ru(100, 39, 1);
     CHECK(db_rollup_add(d, &c) == 0);
     CHECK(db_commit(d) == 0);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM rollup_hourly"), 30 + DB_BATCH - 5);
-    CHECK_EQ_U64(q1("SELECT SUM(pageviews) FROM rollup_hourly WHERE hour = 100"), 61);
-    CHECK_EQ_U64(q1("SELECT SUM(events) FROM rollup_hourly WHERE hour = 200"),
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM rollup_hourly"), 30 + DB_BATCH - 5);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(pageviews) FROM rollup_hourly WHERE hour = 100"), 61);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT SUM(events) FROM rollup_hourly WHERE hour = 200"),
                  DB_BATCH - 5);
-    CHECK_EQ_U64(q1("SELECT pageviews FROM rollup_hourly WHERE k1 = 39"), 3);
-    close_db(d);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT pageviews FROM rollup_hourly WHERE k1 = 39"), 3);
+    tdb_close(d);
 }
 
 static void
 test_rollback_drops_queue(void)
 {
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     for (int i = 0; i < 20; i++) {
         db_event2 e = ev(5000 + i, 0);
@@ -192,15 +153,15 @@ test_rollback_drops_queue(void)
     db_event2 e = ev(1, 0);
     CHECK(db_event2_insert(d, &e) == 0);
     CHECK(db_commit(d) == 0);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM events"), 1);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM rollup_hourly"), 0);
-    close_db(d);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM events"), 1);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM rollup_hourly"), 0);
+    tdb_close(d);
 }
 
 static void
 test_conflict_fails_the_transaction(void)
 {
-    db *d = open_db();
+    db *d = tdb_open();
     CHECK(db_begin(d) == 0);
     for (int i = 0; i < DB_BATCH; i++) {
         db_event2 e = ev(42, i == 9 ? 3 : i);   /* seq 3 twice */
@@ -214,8 +175,8 @@ test_conflict_fails_the_transaction(void)
     else
         db_rollback(d);
     CHECK(rc != 0);
-    CHECK_EQ_U64(q1("SELECT COUNT(*) FROM events"), 0);
-    close_db(d);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM events"), 0);
+    tdb_close(d);
 }
 
 int

@@ -6,6 +6,7 @@
  * read back through a plain SQLite connection. */
 #include "aggregator/db.h"
 #include "aggregator/rollup.h"
+#include "tests/aggregator/tdb.h"
 #include "tests/check.h"
 
 #include <sqlite3.h>
@@ -50,21 +51,6 @@ test_keys(void)
     rollup_free(r);
 }
 
-static int64_t
-q1(const char *path, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    CHECK(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    CHECK(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 /* Random deltas (keys repeated, some taken back to zero in the second
  * batch) flushed twice: the table holds the sums, one row per non-zero
  * key. */
@@ -106,16 +92,16 @@ test_flush(void)
         rows += want[k] != 0;
         sum += want[k];
     }
-    CHECK_EQ_U64(q1(path, "SELECT COUNT(*) FROM rollup_hourly"), rows);
-    CHECK_EQ_U64(q1(path, "SELECT TOTAL(pageviews) FROM rollup_hourly"), sum);
-    CHECK_EQ_U64(q1(path, "SELECT COUNT(*) FROM rollup_hourly WHERE pageviews = 0"), 0);
+    CHECK_EQ_U64(tdb_q1(path, "SELECT COUNT(*) FROM rollup_hourly"), rows);
+    CHECK_EQ_U64(tdb_q1(path, "SELECT TOTAL(pageviews) FROM rollup_hourly"), sum);
+    CHECK_EQ_U64(tdb_q1(path, "SELECT COUNT(*) FROM rollup_hourly WHERE pageviews = 0"), 0);
     /* one key checked in full */
     int k = 1234;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT pageviews FROM rollup_hourly WHERE site_id = %d"
              " AND dim = %d AND hour = %d AND k1 = %d AND k2 = %d",
              1 + k % 4, k % DIM_COUNT, 500000 + k % 50, k / 50, k % 2);
-    CHECK_EQ_U64(q1(path, sql), want[k] ? want[k] : -1);
+    CHECK_EQ_U64(tdb_q1(path, sql), want[k] ? want[k] : -1);
     rollup_free(r);
     db_close(d);
     snprintf(sql, sizeof sql, "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);

@@ -15,48 +15,13 @@
 #include <string.h>
 
 #include "aggregator/colblock.h"
+#include "tests/colblock_crc.h"
 #include "spool/spool.h"
 
 #define MAX_ROWS (1u << 16) /* larger declared sizes: header checks only */
 
 static int64_t vals[CB_MAX_COLS][MAX_ROWS], back[MAX_ROWS];
 
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-           | (uint32_t)p[3] << 24;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Recomputes the checksums the format defines (where they fit). */
-static void
-fix_crcs(uint8_t *b, size_t len)
-{
-    if (len < CB_HDR_SIZE)
-        return;
-    size_t ncols = b[6], off = CB_HDR_SIZE + CB_DESC_SIZE * ncols;
-    if (off > len)
-        return;
-    for (size_t c = 0; c < ncols; c++) {
-        uint8_t *d = b + CB_HDR_SIZE + CB_DESC_SIZE * c;
-        uint32_t n = get32(d + 4);
-        if (n <= len - off)
-            put32(d + 24, spool_crc32c(0, b + off, n));
-        off += n;
-        if (off > len)
-            break;
-    }
-    uint32_t crc = spool_crc32c(0, b, 16);
-    crc = spool_crc32c(crc, b + CB_HDR_SIZE, CB_DESC_SIZE * ncols);
-    put32(b + 16, crc);
-}
 
 static void
 check(const uint8_t *b, size_t len)
