@@ -281,12 +281,10 @@ parse_int(const char *s, int64_t *v)
         return -1;
     int64_t x = 0;
     for (; *s; s++) {
-        if (*s < '0' || *s > '9')
+        if (*s < '0' || *s > '9' || x > (CTL_INT_MAX - (*s - '0')) / 10)
             return -1;
         x = x * 10 + (*s - '0');
     }
-    if (x > CTL_INT_MAX)
-        return -1;
     *v = x;
     return 0;
 }

@@ -176,6 +176,11 @@ test_decode_refuses_malformed(void)
     CHECK(dec("tally-ctl/1 key.revoke id=-1 t=1") == -1);
     CHECK(dec("tally-ctl/1 key.revoke id=99999999999999999999 t=1") == -1);
     CHECK(dec("tally-ctl/1 key.revoke id=12 t=1") == 0);
+    /* 19 digits that overflow int64 while parsing (found by fuzz_ctl),
+     * and the largest accepted value (2^62) and the next one */
+    CHECK(dec("tally-ctl/1 share.revoke t=9999999999999999991 id=3") == -1);
+    CHECK(dec("tally-ctl/1 key.revoke id=12 t=4611686018427387904") == 0);
+    CHECK(dec("tally-ctl/1 key.revoke id=12 t=4611686018427387905") == -1);
     CHECK(dec("tally-ctl/1 goal.add site=a kind=both value=x t=1") == -1);
     CHECK(dec("tally-ctl/1 share.add site=a t=1 hash=00") == -1);
     /* key.add takes several sites, and no more than CTL_SITES_MAX */
