@@ -80,11 +80,13 @@ def tally_ro(db):
 
 def test_two_edges_survive_kills_and_a_redis_outage():
     work = tally.make_tmpdir("tally-multi-")
-    procs = []
+    procs, edges = [], []
     try:
         redis = RedisProc(os.path.join(work, "redis"))
         procs.append(redis)
-        edges = [tally.Nginx().start(), tally.Nginx().start()]
+        for _ in range(2):
+            edges.append(tally.Nginx())
+            edges[-1].start()
         procs += [type("N", (), {"stop": lambda self, sig=None, n=n: n.stop()})()
                   for n in edges]
         ships = [Shipper(e.spool, redis.port, name).start()
@@ -159,4 +161,7 @@ def test_two_edges_survive_kills_and_a_redis_outage():
                 p.stop(signal.SIGKILL)
             except Exception:
                 pass
+        for e in edges:
+            e.stop()
+            tally.rmtree(e.prefix)
         tally.rmtree(work)

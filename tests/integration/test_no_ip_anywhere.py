@@ -118,6 +118,7 @@ def test_no_client_address_anywhere():
         assert_no_ip(tree_bytes(n.spool), "the spool (drained)")
         assert t.stop() == 0
         t_files = tree_bytes(t.dir)
+        tally.rmtree(t.dir)
         t = None
         assert_no_ip(t_files, "tallyd's files (stopped)")
         # the Tally lines of NGINX's error log
