@@ -86,11 +86,16 @@ def applied(db):
 
 
 class Shipper:
-    def __init__(self, spool, port, edge):
+    def __init__(self, spool, port, edge, log_dir=None):
+        """The log goes next to the spool, or into log_dir when given
+        (a directory the test removes)."""
         self.args = [tally.TALLYD, "ship", "--spool", spool, "--redis",
                      "redis://127.0.0.1:%d" % port, "--edge", edge,
                      "--poll-ms", "20"]
-        self.log = spool.rstrip("/") + "-ship-%s.log" % edge
+        base = spool.rstrip("/")
+        if log_dir:
+            base = os.path.join(log_dir, os.path.basename(base))
+        self.log = base + "-ship-%s.log" % edge
         self.proc = None
 
     def start(self):
@@ -362,7 +367,7 @@ def test_redis_dies_and_returns_mid_run(work):
     procs.append(type("Rm", (), {"stop": lambda self, sig=None:
                                  shutil.rmtree(spool, True)})())
     add_part(spool, p1)
-    sh = Shipper(spool, srv.port, "e1").start()
+    sh = Shipper(spool, srv.port, "e1", log_dir=d).start()
     procs.append(sh)
     t = Source(srv.port, replica="r1", workdir=os.path.join(d, "t"),
                extra=("--batch-events", "500")).start()
@@ -400,7 +405,7 @@ def test_trimming_stays_behind_every_replica(work):
     r2 = Source(srv.port, replica="r2", workdir=os.path.join(d, "r2")).start()
     procs += [r1, r2]
     add_part(spool, p1)
-    sh = Shipper(spool, srv.port, "e1").start()
+    sh = Shipper(spool, srv.port, "e1", log_dir=d).start()
     procs.append(sh)
     wait_until(lambda: r1.applied() == n1 and r2.applied() == n1, timeout=60,
                what="part 1 applied by both")
