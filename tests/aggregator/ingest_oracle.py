@@ -69,6 +69,23 @@ def drain_once(spool, db, *extra, check=True):
     return r
 
 
+def drained_sites(work, sites_tz, **gen):
+    """A spool generated into work/spool (gen: gen_spool's options),
+    drained once into work/t.db, and the sites of sites_tz (domain ->
+    IANA zone) added.  Returns (db, cli): cli a tally.Tallyd used only
+    for its CLI on that database."""
+    import tally
+    spool = os.path.join(work, "spool")
+    gen_spool(spool, **gen)
+    db = os.path.join(work, "t.db")
+    drain_once(spool, db)
+    cli = tally.Tallyd(spool, workdir=work)
+    cli.db = db
+    for site, tz in sites_tz.items():
+        cli.cli("sites", "add", "--db", db, site, "--timezone", tz)
+    return db, cli
+
+
 def connect_ro(path):
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 

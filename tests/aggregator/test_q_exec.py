@@ -55,15 +55,8 @@ KEY = [None]
 @pytest.fixture(scope="module")
 def env():
     work = tempfile.mkdtemp(prefix="tally-qx-")
-    spool = os.path.join(work, "spool")
-    orc.gen_spool(spool, events=24000, sites=3, days=3, writers=2, seed=11,
-                  start_day=START_DAY)
-    db = os.path.join(work, "t.db")
-    orc.drain_once(spool, db)
-    cli = tally.Tallyd(spool, workdir=work)
-    cli.db = db
-    for site, tz in SITES.items():
-        cli.cli("sites", "add", "--db", db, site, "--timezone", tz)
+    db, cli = orc.drained_sites(work, SITES, events=24000, sites=3, days=3,
+                                writers=2, seed=11, start_day=START_DAY)
     cli.cli("goals", "add", "--db", db, "--site", "site0.example", "--event", "Signup")
     cli.cli("goals", "add", "--db", db, "--site", "site0.example", "--page", "/p/1*")
     cli.cli("goals", "add", "--db", db, "--site", "site0.example", "--page", "/**")

@@ -78,15 +78,8 @@ def iso(day):
 @pytest.fixture(scope="module")
 def env():
     work = tempfile.mkdtemp(prefix="tally-tiers-")
-    spool = os.path.join(work, "spool")
-    orc.gen_spool(spool, events=30000, sites=2, days=DAYS, writers=2, seed=23,
-                  start_day=START_DAY)
-    db = os.path.join(work, "t.db")
-    orc.drain_once(spool, db)
-    cli = tally.Tallyd(spool, workdir=work)
-    cli.db = db
-    for site, tz in SITES.items():
-        cli.cli("sites", "add", "--db", db, site, "--timezone", tz)
+    db, cli = orc.drained_sites(work, SITES, events=30000, sites=2, days=DAYS,
+                                writers=2, seed=23, start_day=START_DAY)
     yield {"work": work, "db": db, "cli": cli}
     shutil.rmtree(work, ignore_errors=True)
 

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ngx_module/tally_beacon.h"
+#include "ngx_module/tally_json.h"
 
 /* per object: the lower-cased domain list, props text, revenue text */
 #define TBREF_MAX_OWNED       (3 * TB_MAX_BATCH)
@@ -180,43 +181,6 @@ tbref_scalar_text(json_t *v, char *num, size_t cap, size_t *len, int *bad)
 }
 
 
-/* Writes s as a JSON string (with quotes) at out, which has room for
- * 6 * len + 2 bytes; returns the end. */
-static char *
-tbref_json_string(char *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    *out++ = '"';
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\') {
-            *out++ = '\\';
-            *out++ = (char) c;
-        } else if (c == '\n') {
-            *out++ = '\\';
-            *out++ = 'n';
-        } else if (c == '\r') {
-            *out++ = '\\';
-            *out++ = 'r';
-        } else if (c == '\t') {
-            *out++ = '\\';
-            *out++ = 't';
-        } else if (c < 0x20) {
-            *out++ = '\\';
-            *out++ = 'u';
-            *out++ = '0';
-            *out++ = '0';
-            *out++ = hex[c >> 4];
-            *out++ = hex[c & 0xf];
-        } else {
-            *out++ = (char) c;
-        }
-    }
-    *out++ = '"';
-    return out;
-}
 
 
 static int
@@ -287,9 +251,9 @@ tbref_props_from_object(json_t *p, tbref_obj *o, tbref_result *res, const char *
         if (q != buf + 1) {
             *q++ = ',';
         }
-        q = tbref_json_string(q, key, klen);
+        q = tally_json_write(q, key, klen);
         *q++ = ':';
-        q = tbref_json_string(q, text, vlen);
+        q = tally_json_write(q, text, vlen);
     }
     *q++ = '}';
 
