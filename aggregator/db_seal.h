@@ -1,6 +1,6 @@
 /*
- * db_seal.h -- sealed days: whole (site, UTC day)s of raw events stored
- * as one column block (colblock.h) instead of rows.
+ * db_seal.h -- sealed days: whole (site, UTC day)s of raw events and
+ * visits stored as column blocks (colblock.h) instead of rows.
  *
  * WHY
  *
@@ -9,19 +9,24 @@
  * seconds; as column blocks it takes ~12 bytes an event and decodes at
  * 50-78 M values/s.  Once a day is over and its visits are finished, its
  * events no longer change, so `compact` (and serve in its idle time)
- * seals it: one transaction reads the day's rows, writes the block and
- * deletes the rows.
+ * seals it: one transaction reads the day's rows (events with ts in the
+ * day, visits with start_ts in it), writes the blocks and deletes the
+ * rows.
  *
  * THE TABLE (schema v4, docs/storage.md)
  *
- *   event_blocks(site_id, day, n, last_ts, last_seq, data)
- *     UNIQUE(site_id, day)
+ *   sealed_days(site_id, day, ev_n, ev_last_ts, ev_last_seq, vi_n,
+ *               vi_min_id, vi_max_id, events, visits)
+ *     PRIMARY KEY(site_id, day)
  *
- * day is days since the epoch (UTC); n the number of events; (last_ts,
- * last_seq) the newest event's key; data a column block of n rows with
- * the DBS_* columns below, in (ts, seq) order.  The DBS_V_* columns copy
- * the event's visit (visits.entry_page_id, exit_page_id, attrs_id; 0
- * when the visit row is missing), as they were when the day was sealed.
+ * day is days since the epoch (UTC); ev_n the number of events, (ev_last_ts,
+ * ev_last_seq) the newest one's key (0, -1 when none); events a column
+ * block of ev_n rows with the DBS_* columns below, in (ts, seq) order.
+ * The DBS_V_* columns copy the event's visit (visits.entry_page_id,
+ * exit_page_id, attrs_id; 0 when the visit row is missing), as it was
+ * when the day was sealed.  vi_n visits (ids vi_min_id..vi_max_id, not
+ * necessarily all of them) are in the block visits, DBV_* columns, in id
+ * order.
  *
  * INVARIANTS
  *
@@ -34,7 +39,7 @@
  *     on one (a late event, an import, a purge), unseals the day first in
  *     the same transaction (db_seal_touch): the block becomes rows again,
  *     byte for byte the rows it was made of.
- *   - Visits stay rows; only events are sealed.
+ *   - A visit is sealed with the day its start_ts falls in.
  */
 #ifndef TALLY_AGG_DB_SEAL_H
 #define TALLY_AGG_DB_SEAL_H
@@ -54,9 +59,16 @@ enum dbs_col {
     DBS_NCOLS
 };
 
-/* A decoded sealed day: col[c] holds n values when bit c of the mask
- * given to db_seal_load was set, else NULL.  Owned by the caller; free
- * with db_seal_day_free. */
+/* The columns of a sealed day's visits block. */
+enum dbv_col {
+    DBV_ID = 0, DBV_VISITOR, DBV_START, DBV_END, DBV_ENTRY, DBV_EXIT,
+    DBV_ATTRS, DBV_PAGEVIEWS, DBV_EVENTS, DBV_BOUNCE,
+    DBV_NCOLS
+};
+
+/* A decoded sealed day (its events or its visits): col[c] holds n values
+ * when bit c of the mask given to db_seal_load was set, else NULL.  Owned
+ * by the caller; free with db_seal_day_free. */
 typedef struct {
     int64_t  site, day;
     size_t   n;
@@ -90,15 +102,21 @@ int db_seal_is(const db *d, int64_t site, int64_t day);
 int db_seal_days(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
                  int64_t **days, size_t *n);
 
-/* Decodes the columns in mask (bit c = enum dbs_col c) of sealed
- * (site, day) into *out.  Returns 1, 0 when the day is not sealed, -1 on
- * error (a corrupt block is logged and is an error). */
-int db_seal_load(db *d, int64_t site, int64_t day, uint32_t mask,
-                 db_seal_day *out);
+/* Decodes the columns in mask of sealed (site, day) into *out: of its
+ * events (visits == 0; bit c = enum dbs_col c) or of its visits
+ * (visits == 1; enum dbv_col).  Returns 1, 0 when the day is not sealed,
+ * -1 on error (a corrupt block is logged and is an error). */
+int db_seal_load(db *d, int64_t site, int64_t day, int visits,
+                 uint32_t mask, db_seal_day *out);
 
 void db_seal_day_free(db_seal_day *x);
 
-/* Events (SUM(n)) of site's blocks with day in [day_lo, day_hi).
+/* The write hook for a visit known by id only (db_visit_get found no
+ * row): unseals the sealed days of site whose visits block may hold it.
+ * Returns the number unsealed or -1. */
+int64_t db_seal_touch_visit(db *d, int64_t visit_id);
+
+/* Events (SUM(ev_n)) of site's blocks with day in [day_lo, day_hi).
  * Returns the count or -1. */
 int64_t db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi);
 
