@@ -1,10 +1,12 @@
 /* cli_compact.c -- the compact command: brings rollup_daily and
- * rollup_monthly up to the day before the newest event's (what serve and
- * the drain loop do in their idle time), then exits.  Safe while tallyd
+ * rollup_monthly up to the day before the newest event's and seals the
+ * finished days (--seal-after; db_seal.h) -- what serve and the drain
+ * loop do in their idle time --, then exits.  Safe while tallyd
  * runs: each step is one short transaction. */
 #include "aggregator/cli.h"
 #include "aggregator/conf.h"
 #include "aggregator/db.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/log.h"
 
 #include <stdio.h>
@@ -46,6 +48,17 @@ cli_compact(int argc, char **argv)
         steps++;
         rc = 0;
     }
+    int64_t sealed = 0;
+    while (rc >= 0 && c.seal_after_days) {
+        int64_t n = db_seal_step(d, c.seal_after_days, 64);
+        if (n < 0)
+            rc = -1;
+        if (n <= 0)
+            break;
+        sealed += n;
+    }
+    if (rc >= 0 && sealed)
+        log_info("compact: sealed %lld days", (long long)sealed);
     if (rc >= 0 && db_compact_bounds(d, &dh, &md) == 0)
         log_info("compact: %lld steps; daily rollups before day %lld, monthly"
                  " before day %lld", (long long)steps, (long long)(dh / 24),

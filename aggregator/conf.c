@@ -52,6 +52,7 @@ static int set_data_dir(conf *c, const char *v) { return conf_copy(c->data_dir, 
 static int set_retain(conf *c, const char *v) { return conf_uint(v, 0, 100000, &c->retain_raw_days); }
 static int set_source(conf *c, const char *v) { return strncmp(v, "redis://", 8) ? -1 : conf_copy(c->source, sizeof(c->source), v); }
 static int set_replica(conf *c, const char *v) { return conf_copy(c->replica, sizeof(c->replica), v); }
+static int set_seal(conf *c, const char *v) { return conf_uint(v, 0, 100000, &c->seal_after_days); }
 static int set_swarn(conf *c, const char *v) { return conf_uint(v, 0, 4000000000u, &c->stream_warn); }
 
 static int
@@ -80,6 +81,8 @@ static const conf_opt conf_opts[] = {
     { "source",       CONF_CMD_SERVE | CONF_CMD_KEYS,  set_source },
     { "replica",      CONF_CMD_SERVE,                  set_replica },
     { "stream-warn",  CONF_CMD_SERVE,                  set_swarn },
+    { "seal-after",   CONF_CMD_SERVE | CONF_CMD_DRAIN
+                      | CONF_CMD_BACKUP,               set_seal },
 };
 
 void
@@ -90,6 +93,10 @@ conf_defaults(conf *c)
     c->batch_events = 50000;
     c->http_threads = 4;
     c->log_level = LOG_INFO;
+    c->seal_after_days = 2;
+    const char *e = getenv("TALLY_SEAL_AFTER");
+    if (e && set_seal(c, e) != 0)
+        c->seal_after_days = 2;
 }
 
 int

@@ -40,11 +40,14 @@ typedef struct {
     char     source[CONF_PATH_MAX];  /* redis://... edge streams (serve)   */
     char     replica[65];            /* replica name with --source; ""     */
     unsigned stream_warn;            /* warn above N stream entries; 0=off */
+    unsigned seal_after_days;        /* seal days this old (db_seal.h); 0=off */
 } conf;
 
 /* Fills c with the defaults (poll-ms 200, batch-events 50000,
  * http-threads 4, log-level info, retain-raw 0 = keep raw events
- * forever, everything else empty/0). */
+ * forever, seal-after 2 -- or the environment's TALLY_SEAL_AFTER when it
+ * is a valid value, which the test suite uses to keep raw rows for its
+ * SQL oracles --, everything else empty/0). */
 void conf_defaults(conf *c);
 
 /* Sets setting `name` (the long flag name without "--") to value, if the

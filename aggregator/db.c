@@ -401,6 +401,7 @@ db_close(db *d)
     sqlite3_close(d->h);
     sc_free(d->strings);
     sc_free(d->sites);
+    free(d->seal_set);
     free(d);
 }
 
@@ -440,6 +441,15 @@ db_begin(db *d)
     if (db_meta_get(d, "rollup_daily_h", &d->tier_daily_h) < 0
         || db_meta_get(d, "rollup_monthly_d", &d->tier_monthly_d) < 0)
         goto fail;
+    /* the sealed days, likewise (db_seal.c) */
+    int64_t gen = 0;
+    if (db_meta_get(d, "seal_gen", &gen) < 0)
+        goto fail;
+    if (!d->seal_loaded || gen != d->seal_gen) {
+        d->seal_gen = gen;
+        if (db_seal_reload(d) != 0)
+            goto fail;
+    }
     return 0;
 fail:
     db_rollback(d);
@@ -476,6 +486,7 @@ db_rollback(db *d)
     if (!sqlite3_get_autocommit(d->h))
         db_step_done(d, db_stmt(d, DB_ST_ROLLBACK), "rollback");
     d->in_tx = 0;
+    d->seal_loaded = 0;   /* an unseal may have been undone */
     /* ids handed out inside the transaction no longer exist */
     if (d->strings)
         sc_clear(d->strings);

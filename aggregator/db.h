@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_HASH_SIZE 32
 
 typedef struct db db;

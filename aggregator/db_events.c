@@ -2,6 +2,7 @@
  * the v1 events table.  Ids come from the in-memory caches when possible;
  * a miss costs one SELECT (and one INSERT for a new string). */
 #include "aggregator/db_int.h"
+#include "aggregator/db_seal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,9 @@ db_string_get(db *d, int64_t id, char **out)
 int
 db_event2_insert(db *d, const db_event2 *e)
 {
+    if (e->ts >= 0 && d->seal_n
+        && db_seal_touch(d, e->site_id, e->ts / DBS_DAY_MS, e->ts / DBS_DAY_MS) != 0)
+        return -1;
     if (d->nevq == DB_BATCH && db_batch_flush(d) != 0)
         return -1;
     d->evq[d->nevq++] = *e;

@@ -2,7 +2,10 @@
  * sequence numbers, attribute tuples, visits, rollup deltas, meta
  * integers. */
 #include "aggregator/db_int.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/dims.h"
+
+static int db_visit_get_row(db *d, int64_t id, db_visit *v);
 
 int
 db_seq_last(db *d, int64_t site, int64_t *ts, int64_t *next)
@@ -23,12 +26,16 @@ db_seq_last(db *d, int64_t site, int64_t *ts, int64_t *next)
         db_log_error(d, "read last seq");
         return -1;
     }
-    return 0;
+    /* the newest event may be in a sealed day */
+    return db_seal_last(d, site, ts, next);
 }
 
 int
 db_seq_at(db *d, int64_t site, int64_t ts, int64_t *next)
 {
+    /* a late event of a sealed day: its rows come back first */
+    if (ts >= 0 && db_seal_touch(d, site, ts / DBS_DAY_MS, ts / DBS_DAY_MS) != 0)
+        return -1;
     sqlite3_stmt *st = db_stmt(d, DB_ST_SEQ_AT);
     if (st == NULL)
         return -1;
@@ -101,6 +108,10 @@ db_visit_next_id(db *d)
 int
 db_visit_put(db *d, const db_visit *v)
 {
+    if (v->start_ts >= 0
+        && db_seal_touch(d, v->site_id, v->start_ts / DBS_DAY_MS,
+                         v->end_ts / DBS_DAY_MS) != 0)
+        return -1;
     if (d->nviq == DB_BATCH && db_batch_flush(d) != 0)
         return -1;
     d->viq[d->nviq++] = *v;
@@ -109,6 +120,18 @@ db_visit_put(db *d, const db_visit *v)
 
 int
 db_visit_get(db *d, int64_t id, db_visit *v)
+{
+    int rc = db_visit_get_row(d, id, v);
+    /* a visit of a sealed day: its rows come back first */
+    if (rc == 0 && d->in_tx && d->seal_n) {
+        int64_t n = db_seal_touch_visit(d, id);
+        rc = n < 0 ? -1 : n > 0 ? db_visit_get_row(d, id, v) : 0;
+    }
+    return rc;
+}
+
+static int
+db_visit_get_row(db *d, int64_t id, db_visit *v)
 {
     sqlite3_stmt *st = db_stmt(d, DB_ST_VISIT_GET);
     if (st == NULL)

@@ -65,6 +65,13 @@ struct db {
      * by db_begin: rollup deltas below them also go to rollup_daily /
      * rollup_monthly (db_batch.c) */
     int64_t       tier_daily_h, tier_monthly_d;
+    /* sealed (site, day) pairs, sorted (db_seal.c), valid in a write
+     * transaction: reloaded by db_begin when meta seal_gen moved (another
+     * process sealed or unsealed), dropped by db_rollback */
+    int64_t      *seal_set;
+    size_t        seal_n, seal_cap;
+    int64_t       seal_max_day, seal_gen;
+    int           seal_loaded;
 };
 
 /* Opens an existing database read-write without the schema checks of
@@ -118,6 +125,10 @@ int db_schema_migrate(db *d, char *err, size_t errlen);
  * rollup_monthly below day monthly_d (db_schema.c), inside the caller's
  * transaction.  Returns 0 or -1 (logged). */
 int db_tier_triggers(db *d, int64_t daily_h, int64_t monthly_d);
+
+/* Reloads d's set of sealed days from sealed_days (db_seal.c).  Returns
+ * 0 or -1. */
+int db_seal_reload(db *d);
 
 /* Returns the schema version (PRAGMA user_version), or -1. */
 int db_schema_version(db *d);

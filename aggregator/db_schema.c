@@ -178,6 +178,18 @@ static const char *const db_migrations[] = {
     "INSERT INTO meta(k, v) VALUES('rollup_daily_h', 0);"
     "INSERT INTO meta(k, v) VALUES('rollup_monthly_d', 0);"
     TALLY_TIER_TRIGGER("0", "0"),
+
+    /* 3 -> 4: sealed days (db_seal.h, docs/storage.md): a finished
+     * (site, UTC day)'s raw events and visits as two column blocks
+     * instead of rows; meta seal_gen counts changes of the set. */
+    "CREATE TABLE sealed_days("
+    "  site_id INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  ev_n INTEGER NOT NULL, ev_last_ts INTEGER NOT NULL,"
+    "  ev_last_seq INTEGER NOT NULL, vi_n INTEGER NOT NULL,"
+    "  vi_min_id INTEGER NOT NULL, vi_max_id INTEGER NOT NULL,"
+    "  events BLOB NOT NULL, visits BLOB NOT NULL,"
+    "  PRIMARY KEY(site_id, day));"
+    "INSERT INTO meta(k, v) VALUES('seal_gen', 0);",
 };
 
 int

@@ -39,7 +39,11 @@
  *     on one (a late event, an import, a purge), unseals the day first in
  *     the same transaction (db_seal_touch): the block becomes rows again,
  *     byte for byte the rows it was made of.
- *   - A visit is sealed with the day its start_ts falls in.
+ *   - A visit is sealed with the day its start_ts falls in when it also
+ *     ends that day; a visit crossing midnight stays a row.  So every
+ *     visit of a sealed day's events is a row or in that day's block, the
+ *     visits starting on a sealed day are its block's plus rows, and an
+ *     unsealed day's events find their visits as rows.
  */
 #ifndef TALLY_AGG_DB_SEAL_H
 #define TALLY_AGG_DB_SEAL_H
@@ -115,6 +119,11 @@ void db_seal_day_free(db_seal_day *x);
  * row): unseals the sealed days of site whose visits block may hold it.
  * Returns the number unsealed or -1. */
 int64_t db_seal_touch_visit(db *d, int64_t visit_id);
+
+/* Moves (*ts, *next) -- the newest event row's time and the next free
+ * seq at it -- to the newest sealed event of site when that is newer.
+ * Returns 0 or -1. */
+int db_seal_last(db *d, int64_t site, int64_t *ts, int64_t *next);
 
 /* Events (SUM(ev_n)) of site's blocks with day in [day_lo, day_hi).
  * Returns the count or -1. */

@@ -1,6 +1,9 @@
 /* pipeline.c -- see pipeline.h. */
 #include "aggregator/pipeline.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/log.h"
+
+#include <limits.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +43,7 @@ pipeline_open(pipeline *p, const conf *c, char *err, size_t errlen)
         return -1;
     }
     p->retain_days = c->retain_raw_days;
+    p->seal_after = c->seal_after_days;
     return 0;
 }
 
@@ -94,10 +98,8 @@ pipeline_compact(pipeline *p, int64_t max_steps, const atomic_int *stop)
         return 0;
     /* yesterday and today stay hourly only: late rows there are common */
     int64_t upto_h = (hwm / DAY_MS - 1) * 24;
-    if (upto_h == p->compact_done_h)
-        return 0;                   /* nothing new since the last run */
     int64_t n = 0;
-    while (max_steps == 0 || n < max_steps) {
+    while (upto_h != p->compact_done_h && (max_steps == 0 || n < max_steps)) {
         if (stop && atomic_load(stop))
             break;
         int rc = db_compact_step(p->d, upto_h);
@@ -108,6 +110,18 @@ pipeline_compact(pipeline *p, int64_t max_steps, const atomic_int *stop)
             break;
         }
         n++;
+    }
+    /* then seal finished days (db_seal.h), a few per call */
+    if (p->seal_after && hwm != p->seal_done_hwm && !(stop && atomic_load(stop))
+        && (max_steps == 0 || n < max_steps)) {
+        int64_t s = db_seal_step(p->d, p->seal_after,
+                                 max_steps == 0 ? INT_MAX
+                                 : (int)(max_steps - n < 4 ? max_steps - n : 4));
+        if (s < 0)
+            return -1;
+        if (s == 0)
+            p->seal_done_hwm = hwm;
+        n += s;
     }
     return n;
 }

@@ -23,6 +23,8 @@ typedef struct {
     unsigned   retain_days;     /* 0 = keep raw events */
     int64_t    retain_next_ms;  /* wall clock of the next retention run */
     int64_t    compact_done_h;  /* compaction found nothing left below it */
+    unsigned   seal_after;      /* seal days this old (db_seal.h); 0 = off */
+    int64_t    seal_done_hwm;   /* sealing found nothing left at this hwm */
 } pipeline;
 
 /* Opens c->db read-write (creating or migrating it), loads the
@@ -42,8 +44,9 @@ int64_t pipeline_retain(pipeline *p, int force, const atomic_int *stop);
 
 /* Moves the daily / monthly rollups forward (db_compact_step) over the
  * UTC days before the day before the newest event's, at most max_steps
- * steps (0: until done), checking *stop between them.  Returns the
- * number of steps taken, or -1. */
+ * steps (0: until done), checking *stop between them; then, when
+ * seal_after is set, seals up to 4 finished days (db_seal_step; all of
+ * them when max_steps is 0).  Returns the number of steps taken, or -1. */
 int64_t pipeline_compact(pipeline *p, int64_t max_steps, const atomic_int *stop);
 
 #endif

@@ -8,6 +8,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Sealed days (aggregator/db_seal.h) move finished days' raw rows into
+# column blocks, which the SQL oracles of most tests cannot read: tallyd
+# seals nothing here unless a test asks for it (tests/aggregator/
+# test_seal.py passes --seal-after or sets this itself).
+os.environ["TALLY_SEAL_AFTER"] = "0"
+
 import tally  # noqa: E402
 
 

@@ -117,7 +117,7 @@ def test_migration_from_v1(work):
     con = orc.connect_ro(db)
     # v1 -> v2 (enriched events, visits, hourly rollups) -> v3 (daily and
     # monthly rollups, empty until compacted)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
     assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name ="
                        " 'events_v1'").fetchone()[0] == 0
     assert con.execute("SELECT COUNT(*) FROM rollup_daily").fetchone()[0] == 0
