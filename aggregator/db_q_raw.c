@@ -108,7 +108,7 @@ dbq_pred_has_event_col(const dbq_pred *p)
 }
 
 /* the set of dictionary ids matcher fid accepts */
-static void
+void
 dbq_idset(dbq_sql *q, int fid)
 {
     dbq_catf(q, " IN (SELECT id FROM strings WHERE tally_m(%d, s))", fid);
@@ -116,7 +116,7 @@ dbq_idset(dbq_sql *q, int fid)
 
 /* props ids whose object has key (non-null) [and whose value matches
  * fid when fid >= 0] */
-static void
+void
 dbq_propset(dbq_sql *q, const char *key, int fid)
 {
     dbq_cat(q, " IN (SELECT p.id FROM strings p, json_each(CASE WHEN"
@@ -232,6 +232,13 @@ dbq_pred_sql(dbq_sql *q, const dbq_pred *p, const dbq_scope *sc,
     case DBQ_P_HAS_NOT_DONE:
         if (sc->visitor == NULL || p->nkids != 1)
             return -1;
+        if (sc->vs && dbq_vsets_find(sc->vs, p) >= 0) {
+            /* the visitor set was computed in C (sealed days) */
+            dbq_catf(q, "(tally_vs(%d, ", dbq_vsets_find(sc->vs, p));
+            dbq_cat(q, sc->visitor);
+            dbq_cat(q, p->kind == DBQ_P_HAS_DONE ? ") = 1)" : ") = 0)");
+            return 0;
+        }
         dbq_cat(q, "(");
         dbq_cat(q, sc->visitor);
         dbq_cat(q, p->kind == DBQ_P_HAS_DONE ? " IN " : " NOT IN ");
@@ -283,6 +290,12 @@ dbq_progress(void *ctx)
 
 static _Thread_local struct timespec dbq_deadline;
 
+int
+dbq_deadline_passed(void)
+{
+    return dbq_progress(&dbq_deadline);
+}
+
 void
 dbq_register(db *d, qm_set *m)
 {
@@ -319,8 +332,7 @@ dbq_prepare(db *d, dbq_sql *q)
     return st;
 }
 
-/* Steps st to the end calling row(ctx, st); returns 0, row's value, -1. */
-static int
+int
 dbq_run(db *d, sqlite3_stmt *st, int (*row)(void *, sqlite3_stmt *),
         void *ctx)
 {
@@ -386,7 +398,7 @@ static const dbq_scope dbq_visit_scope = {
     .visitor = "v.visitor_id",
 };
 
-static int
+int
 dbq_pred_has_visit_col(const dbq_pred *p)
 {
     if (p == NULL)
@@ -432,8 +444,9 @@ dbq_event_row_cb(void *ctx, sqlite3_stmt *st)
 }
 
 int
-dbq_events(db *d, const dbq_raw_req *r,
-           int (*fn)(void *ctx, const dbq_event_row *e), void *ctx)
+dbq_events_sql(db *d, const dbq_raw_req *r, int64_t lo, int64_t hi,
+               const dbq_vsets *vs,
+               int (*fn)(void *ctx, const dbq_event_row *e), void *ctx)
 {
     int join = r->need_visit || dbq_pred_has_visit_col(r->pred);
     dbq_sql q = { 0 };
@@ -455,27 +468,37 @@ dbq_events(db *d, const dbq_raw_req *r,
     dbq_cat(&q, " WHERE e.site_id = ");
     dbq_int(&q, r->site);
     dbq_cat(&q, " AND e.ts >= ");
-    dbq_int(&q, r->lo);
+    dbq_int(&q, lo);
     dbq_cat(&q, " AND e.ts < ");
-    dbq_int(&q, r->hi);
+    dbq_int(&q, hi);
     if (r->pred) {
+        dbq_scope sc = dbq_event_scope;
+        sc.vs = vs;
         dbq_cat(&q, " AND ");
-        if (dbq_pred_sql(&q, r->pred, &dbq_event_scope, r->site, r->sub_lo,
+        if (dbq_pred_sql(&q, r->pred, &sc, r->site, r->sub_lo,
                          r->sub_hi, r->pageview_id) != 0) {
             dbq_sql_free(&q);
             return -1;
         }
     }
     dbq_cat(&q, " ORDER BY e.ts, e.seq");
-    dbq_register(d, r->m);
     sqlite3_stmt *st = dbq_prepare(d, &q);
     int rc = -1;
     if (st) {
         dbq_ev_ctx c = { fn, ctx, join };
         rc = dbq_run(d, st, dbq_event_row_cb, &c);
     }
-    dbq_register(d, NULL);
     dbq_sql_free(&q);
+    return rc;
+}
+
+int
+dbq_events(db *d, const dbq_raw_req *r,
+           int (*fn)(void *ctx, const dbq_event_row *e), void *ctx)
+{
+    dbq_register(d, r->m);
+    int rc = dbq_seal_events(d, r, fn, ctx);
+    dbq_register(d, NULL);
     return rc;
 }
 
@@ -506,8 +529,8 @@ dbq_visit_row_cb(void *ctx, sqlite3_stmt *st)
 }
 
 int
-dbq_visits(db *d, const dbq_raw_req *r,
-           int (*fn)(void *ctx, const dbq_visit_row *v), void *ctx)
+dbq_visits_sql(db *d, const dbq_raw_req *r, const dbq_vsets *vs,
+               int (*fn)(void *ctx, const dbq_visit_row *v), void *ctx)
 {
     dbq_sql q = { 0 };
     dbq_cat(&q, "SELECT v.id, v.visitor_id, v.start_ts, v.end_ts,"
@@ -527,7 +550,10 @@ dbq_visits(db *d, const dbq_raw_req *r,
     dbq_cat(&q, " AND v.start_ts < ");
     dbq_int(&q, r->hi);
     int bad = 0;
-    if (r->pred && dbq_pred_has_event_col(r->pred)) {
+    if (r->pred && dbq_pred_has_event_col(r->pred) && vs && vs->visit_k >= 0) {
+        /* the visits with such an event were found in C (sealed days) */
+        dbq_catf(&q, " AND tally_vs(%d, v.id) = 1", vs->visit_k);
+    } else if (r->pred && dbq_pred_has_event_col(r->pred)) {
         /* the visit had an event (with its own visit's attributes)
          * satisfying the predicate */
         dbq_cat(&q, " AND v.id IN (SELECT e.visit_id FROM events e"
@@ -544,23 +570,33 @@ dbq_visits(db *d, const dbq_raw_req *r,
                            r->sub_hi, r->pageview_id);
         dbq_cat(&q, ")");
     } else if (r->pred) {
+        dbq_scope sc = dbq_visit_scope;
+        sc.vs = vs;
         dbq_cat(&q, " AND ");
-        bad = dbq_pred_sql(&q, r->pred, &dbq_visit_scope, r->site, r->sub_lo,
+        bad = dbq_pred_sql(&q, r->pred, &sc, r->site, r->sub_lo,
                            r->sub_hi, r->pageview_id);
     }
     if (bad) {
         dbq_sql_free(&q);
         return -1;
     }
-    dbq_register(d, r->m);
     sqlite3_stmt *st = dbq_prepare(d, &q);
     int rc = -1;
     if (st) {
         dbq_vi_ctx c = { fn, ctx };
         rc = dbq_run(d, st, dbq_visit_row_cb, &c);
     }
-    dbq_register(d, NULL);
     dbq_sql_free(&q);
+    return rc;
+}
+
+int
+dbq_visits(db *d, const dbq_raw_req *r,
+           int (*fn)(void *ctx, const dbq_visit_row *v), void *ctx)
+{
+    dbq_register(d, r->m);
+    int rc = dbq_seal_visits(d, r, fn, ctx);
+    dbq_register(d, NULL);
     return rc;
 }
 
