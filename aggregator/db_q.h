@@ -70,7 +70,19 @@ typedef struct {
     int            need_visit;    /* events: join the visit and attrs    */
     int64_t        pageview_id;   /* string id of "pageview" (0: none)   */
     qm_set        *m;
+    unsigned       fields;        /* events: the row fields fn reads
+                                     (DBQ_F_*; ts always), others may be
+                                     left 0 -- a hint for sealed days;
+                                     0 = all                            */
 } dbq_raw_req;
+
+/* dbq_raw_req.fields: dbq_event_row fields.  DBQ_F_VISITCOLS is entry,
+ * exit and a[] (filled only with need_visit when fields is not 0). */
+enum {
+    DBQ_F_VISITOR = 1 << 0, DBQ_F_VISIT = 1 << 1, DBQ_F_NAME = 1 << 2,
+    DBQ_F_PAGE = 1 << 3, DBQ_F_HOST = 1 << 4, DBQ_F_PROPS = 1 << 5,
+    DBQ_F_VISITCOLS = 1 << 6
+};
 
 typedef struct {
     int64_t  ts, visit, name, page, host, props, entry, exit;

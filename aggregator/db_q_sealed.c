@@ -615,17 +615,21 @@ dbq_ev_day(dbq_sq *s, const dbq_raw_req *r, int64_t day, dbq_cn *root,
     memset(&e, 0, sizeof(e));
     const int64_t *ent = b.col[DBS_V_ENTRY], *ex = b.col[DBS_V_EXIT],
                   *at = b.col[DBS_V_ATTRS];
+    /* columns not decoded (r->fields) read as 0 */
+    const int64_t *vr = b.col[DBS_VISITOR], *vi = b.col[DBS_VISIT],
+                  *nm = b.col[DBS_NAME], *pg = b.col[DBS_PAGE],
+                  *ho = b.col[DBS_HOST], *pr = b.col[DBS_PROPS];
     rc = 0;
     for (; i < end && rc == 0; i++) {
         if (ok && !ok[i])
             continue;
         e.ts = ts[i];
-        e.visitor = (uint64_t)b.col[DBS_VISITOR][i];
-        e.visit = b.col[DBS_VISIT][i];
-        e.name = b.col[DBS_NAME][i];
-        e.page = b.col[DBS_PAGE][i];
-        e.host = b.col[DBS_HOST][i];
-        e.props = b.col[DBS_PROPS][i];
+        e.visitor = vr ? (uint64_t)vr[i] : 0;
+        e.visit = vi ? vi[i] : 0;
+        e.name = nm ? nm[i] : 0;
+        e.page = pg ? pg[i] : 0;
+        e.host = ho ? ho[i] : 0;
+        e.props = pr ? pr[i] : 0;
         if (join) {
             e.entry = ent[i];
             e.exit = ex[i];
@@ -667,13 +671,20 @@ dbq_ev_scan(dbq_sq *s, const dbq_raw_req *r, int collect,
         free(days);
         return dbq_events_sql(s->d, r, r->lo, r->hi, NULL, fn, ctx);
     }
-    int join = !collect && (r->need_visit || dbq_pred_has_visit_col(r->pred));
+    /* the columns the rows carry: as the SQL's, or those of r->fields */
+    unsigned f = r->fields ? r->fields : ~0u;
+    int join = !collect && (r->fields ? r->need_visit && (f & DBQ_F_VISITCOLS)
+                            : r->need_visit || dbq_pred_has_visit_col(r->pred));
     uint32_t mask = 1u << DBS_TS;
     if (collect)
         mask |= 1u << (collect == DBQ_COLLECT_VISIT ? DBS_VISIT : DBS_VISITOR);
     else
-        mask |= 1u << DBS_VISITOR | 1u << DBS_VISIT | 1u << DBS_NAME
-                | 1u << DBS_PAGE | 1u << DBS_HOST | 1u << DBS_PROPS;
+        mask |= (f & DBQ_F_VISITOR ? 1u << DBS_VISITOR : 0)
+                | (f & DBQ_F_VISIT ? 1u << DBS_VISIT : 0)
+                | (f & DBQ_F_NAME ? 1u << DBS_NAME : 0)
+                | (f & DBQ_F_PAGE ? 1u << DBS_PAGE : 0)
+                | (f & DBQ_F_HOST ? 1u << DBS_HOST : 0)
+                | (f & DBQ_F_PROPS ? 1u << DBS_PROPS : 0);
     if (join)
         mask |= 1u << DBS_V_ENTRY | 1u << DBS_V_EXIT | 1u << DBS_V_ATTRS;
     dbq_cn root;

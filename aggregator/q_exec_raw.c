@@ -390,6 +390,17 @@ qx_raw_run(qx_ctx *c, const qx_plan *p, qg_table *t)
             join |= col >= 0 && DBQ_IS_VISIT_COL(col);
         }
         req.need_visit = join;
+        /* the row fields qx_ev_cb and qx_ev_one read */
+        req.fields = DBQ_F_NAME | DBQ_F_VISITCOLS
+                     | (p->need_ev ? DBQ_F_VISITOR : 0)
+                     | (p->need_ev_visits ? DBQ_F_VISIT : 0)
+                     | (r.gi >= 0 ? DBQ_F_PAGE : 0);
+        for (size_t i = 0; i < q->ndims; i++) {
+            int col = qx_dim_col(q->dims[i].kind);
+            req.fields |= q->dims[i].kind == Q_D_EVENT_PROP ? DBQ_F_PROPS
+                        : col == DBQ_PAGE ? DBQ_F_PAGE
+                        : col == DBQ_HOST ? DBQ_F_HOST : 0;
+        }
         if (p->need_ev || !p->need_vi)
             rc = qx_raw_status(c, dbq_events(c->d, &req, qx_ev_cb, &r));
     }
