@@ -19,12 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- sets of 64-bit values (open addressing; 0 kept aside) ---- */
+/* ---- sets of 64-bit values: a bitmap for small values (visit ids),
+ * open addressing for the others (visitor hashes) ---- */
+
+#define DBQ_VSET_BITS_MAX (1ull << 28)  /* bitmap values below: <= 32 MB */
 
 struct dbq_vset {
-    uint64_t *s;
+    uint64_t *bm;                 /* values < nbm */
+    uint64_t  nbm;
+    uint64_t *s;                  /* values >= DBQ_VSET_BITS_MAX; 0 free */
     size_t    cap, n;
-    int       has0;
 };
 
 static uint64_t
@@ -39,8 +43,19 @@ dbq_mix(uint64_t x)
 static int
 dbq_vset_add(struct dbq_vset *v, uint64_t x)
 {
-    if (x == 0) {
-        v->has0 = 1;
+    if (x < DBQ_VSET_BITS_MAX) {
+        if (x >= v->nbm) {
+            uint64_t n = v->nbm ? v->nbm : 1u << 16;
+            while (n <= x)
+                n *= 2;
+            uint64_t *bm = realloc(v->bm, n / 8);
+            if (bm == NULL)
+                return -1;
+            memset(bm + v->nbm / 64, 0, (n - v->nbm) / 8);
+            v->bm = bm;
+            v->nbm = n;
+        }
+        v->bm[x >> 6] |= 1ull << (x & 63);
         return 0;
     }
     if ((v->n + 1) * 2 > v->cap) {
@@ -74,8 +89,8 @@ dbq_vset_add(struct dbq_vset *v, uint64_t x)
 static inline int
 dbq_vset_has(const struct dbq_vset *v, uint64_t x)
 {
-    if (x == 0)
-        return v->has0;
+    if (x < DBQ_VSET_BITS_MAX)
+        return x < v->nbm && ((v->bm[x >> 6] >> (x & 63)) & 1);
     if (v->cap == 0)
         return 0;
     size_t m = v->cap - 1, i = dbq_mix(x) & m;
@@ -128,6 +143,7 @@ static void
 dbq_vsets_free(dbq_vsets *vs)
 {
     for (size_t k = 0; k < vs->nsets; k++) {
+        free(vs->set[k]->bm);
         free(vs->set[k]->s);
         free(vs->set[k]);
     }

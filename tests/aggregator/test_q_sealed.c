@@ -82,7 +82,9 @@ fill(const char *path)
     int64_t seq = 0;
     for (int v = 1; v <= 160; v++) {
         int site = v % 17 == 0 ? 2 : SITE;
-        int64_t visitor = 1000 + rnd(40);
+        /* small and hash-like visitor ids (both kinds of set) */
+        int64_t visitor = v % 2 ? 1000 + rnd(40)
+                        : (int64_t)(0x9e3779b97f4a7c15ull * (1 + rnd(40)));
         int64_t day = D0 + (v - 1) % 4;
         int64_t start = day * DAY + (int64_t)rnd(86000) * 1000;
         if (v == 7)                   /* crosses midnight: stays a row */
