@@ -85,7 +85,7 @@ db_site_delete_in_tx(db *d, const char *domain)
     int found = db_site_find(d, domain, &id);
     if (found <= 0)
         return found;
-    if (db_seal_drop(d, id, INT64_MIN, INT64_MAX) < 0)
+    if (db_seal_drop(d, id, INT64_MIN, INT64_MAX, NULL) < 0)
         return -1;
     static const char *const del[] = {
         "DELETE FROM events WHERE site_id = ?1",

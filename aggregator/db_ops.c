@@ -31,11 +31,13 @@ db_retain_site(void *ctx, int64_t site)
     c->deleted += sqlite3_changes(c->d->h);
     /* whole sealed days before the cutoff (their visits ended in them);
      * the cutoff is a day boundary (pipeline_retain) */
+    int64_t v = 0;
     int64_t n = db_seal_drop(c->d, site, INT64_MIN,
-                             c->before / DBS_DAY_MS - (c->before % DBS_DAY_MS != 0));
+                             c->before / DBS_DAY_MS - (c->before % DBS_DAY_MS != 0),
+                             &v);
     if (n < 0)
         return -1;
-    c->deleted += n;
+    c->deleted += n + v;
     return 0;
 }
 

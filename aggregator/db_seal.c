@@ -534,9 +534,10 @@ db_seal_touch_visit(db *d, int64_t visit_id)
 /* ---- counting and dropping ---- */
 
 int64_t
-db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
+db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+              int64_t *visits)
 {
-    sqlite3_stmt *st = dbs_prep(d, "SELECT TOTAL(ev_n) FROM sealed_days"
+    sqlite3_stmt *st = dbs_prep(d, "SELECT TOTAL(ev_n), TOTAL(vi_n) FROM sealed_days"
                                    " WHERE site_id = ?1 AND day >= ?2"
                                    " AND day < ?3");
     if (st == NULL)
@@ -546,6 +547,8 @@ db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
     sqlite3_bind_int64(st, 3, day_hi);
     int rc = sqlite3_step(st);
     int64_t n = rc == SQLITE_ROW ? (int64_t)sqlite3_column_double(st, 0) : -1;
+    if (visits)
+        *visits = rc == SQLITE_ROW ? (int64_t)sqlite3_column_double(st, 1) : 0;
     sqlite3_finalize(st);
     if (n < 0)
         db_log_error(d, "seal: count");
@@ -553,11 +556,12 @@ db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
 }
 
 int64_t
-db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
+db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+             int64_t *visits)
 {
     if (!d->in_tx || (!d->seal_loaded && db_seal_reload(d) != 0))
         return -1;
-    int64_t n = db_seal_count(d, site, day_lo, day_hi);
+    int64_t n = db_seal_count(d, site, day_lo, day_hi, visits);
     if (n < 0)
         return -1;
     sqlite3_stmt *st = dbs_prep(d, "DELETE FROM sealed_days WHERE site_id = ?1"
