@@ -457,6 +457,25 @@ fail:
 }
 
 int
+db_read_begin(db *d)
+{
+    if (d->in_tx || !sqlite3_get_autocommit(d->h))
+        return 0;
+    if (sqlite3_exec(d->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        db_log_error(d, "begin read");
+        return -1;
+    }
+    return 1;
+}
+
+void
+db_read_end(db *d)
+{
+    if (!sqlite3_get_autocommit(d->h))
+        sqlite3_exec(d->h, "COMMIT", NULL, NULL, NULL);
+}
+
+int
 db_commit(db *d)
 {
     if (!d->in_tx)

@@ -64,6 +64,13 @@ const char *db_errmsg(db *d);
  * transaction; db_commit commits it (with the visit id counter in
  * meta); db_rollback discards it and every cached id.  Return 0 or -1. */
 int db_begin(db *d);
+
+/* A read snapshot for a query made of several statements (sealing in
+ * another process moves rows into blocks between them otherwise):
+ * db_read_begin returns 1 when it began a read transaction (end it with
+ * db_read_end), 0 when d is already inside one, -1 on error. */
+int db_read_begin(db *d);
+void db_read_end(db *d);
 int db_commit(db *d);
 void db_rollback(db *d);
 

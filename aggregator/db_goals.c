@@ -1,6 +1,7 @@
 /* db_goals.c -- the goals and key_sites tables, site add/remove; see
  * goals.h. */
 #include "aggregator/db_int.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/goals.h"
 
 #include <stdio.h>
@@ -84,6 +85,8 @@ db_site_delete_in_tx(db *d, const char *domain)
     int found = db_site_find(d, domain, &id);
     if (found <= 0)
         return found;
+    if (db_seal_drop(d, id, INT64_MIN, INT64_MAX, NULL) < 0)
+        return -1;
     static const char *const del[] = {
         "DELETE FROM events WHERE site_id = ?1",
         "DELETE FROM visits WHERE site_id = ?1",

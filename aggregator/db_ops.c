@@ -1,5 +1,8 @@
 /* db_ops.c -- operations: raw-event retention, online backup, size. */
 #include "aggregator/db_int.h"
+#include "aggregator/db_seal.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,15 @@ db_retain_site(void *ctx, int64_t site)
     if (db_step_done(c->d, st, "retention: delete events") != 0)
         return -1;
     c->deleted += sqlite3_changes(c->d->h);
+    /* whole sealed days before the cutoff (their visits ended in them);
+     * the cutoff is a day boundary (pipeline_retain) */
+    int64_t v = 0;
+    int64_t n = db_seal_drop(c->d, site, INT64_MIN,
+                             c->before / DBS_DAY_MS - (c->before % DBS_DAY_MS != 0),
+                             &v);
+    if (n < 0)
+        return -1;
+    c->deleted += n + v;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* db_purge.c -- see db_purge.h. */
 #include "aggregator/db_int.h"
 #include "aggregator/db_purge.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/dims.h"
 
 #include <errno.h>
@@ -130,6 +131,14 @@ db_pg_site_rows_do(db *d, int64_t site, const char *domain, int del,
             return -1;
         *(int64_t *)((char *)n + t->off) = v;
     }
+    /* the events of its sealed days (db_seal.h) */
+    int64_t sv = 0;
+    int64_t se = del ? db_seal_drop(d, site, INT64_MIN, INT64_MAX, &sv)
+                     : db_seal_count(d, site, INT64_MIN, INT64_MAX, &sv);
+    if (se < 0)
+        return -1;
+    n->events += se;
+    n->visits += sv;
     if (del) {
         sqlite3_stmt *st = pg_prep(d, "DELETE FROM sites WHERE id = ?1");
         if (st == NULL)

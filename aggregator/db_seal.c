@@ -214,12 +214,14 @@ dbs_read(db *d, const char *sql, int64_t site, int64_t day, dbs_cols *x)
     return dbs_end(d, st, rc, "seal: read rows");
 }
 
-/* The visits sealed with a day: those starting in it and ending in it
- * (a visit crossing midnight stays a row, so every visit of a sealed
- * day's events is a row or in that day's own block). */
+/* The visits sealed with a day: those of its events that start and end
+ * in it (a visit crossing midnight stays a row, so every visit of a
+ * sealed day's events is a row or in that day's own block).  Found
+ * through the events (visits has no index on time). */
 #define DBS_VISITS_OF_DAY \
-    " FROM visits WHERE site_id = ?1 AND start_ts >= ?2 AND start_ts < ?3" \
-    " AND end_ts < ?3"
+    " FROM visits WHERE id IN (SELECT visit_id FROM events" \
+    " WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3)" \
+    " AND site_id = ?1 AND start_ts >= ?2 AND end_ts < ?3"
 
 int
 db_seal_day_do(db *d, int64_t site, int64_t day)
@@ -277,10 +279,10 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
     if (dbs_end(d, st, sqlite3_step(st), "seal: write block") != 0)
         goto done;
     static const char *const del[2] = {
+        "DELETE" DBS_VISITS_OF_DAY,     /* first: it reads the events */
         "DELETE FROM events WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3",
-        "DELETE" DBS_VISITS_OF_DAY,
     };
-    size_t want[2] = { ev.n, vi.n };
+    size_t want[2] = { vi.n, ev.n };
     for (int i = 0; i < 2; i++) {
         if ((st = dbs_prep(d, del[i])) == NULL)
             goto done;
@@ -534,9 +536,10 @@ db_seal_touch_visit(db *d, int64_t visit_id)
 /* ---- counting and dropping ---- */
 
 int64_t
-db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
+db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+              int64_t *visits)
 {
-    sqlite3_stmt *st = dbs_prep(d, "SELECT TOTAL(ev_n) FROM sealed_days"
+    sqlite3_stmt *st = dbs_prep(d, "SELECT TOTAL(ev_n), TOTAL(vi_n) FROM sealed_days"
                                    " WHERE site_id = ?1 AND day >= ?2"
                                    " AND day < ?3");
     if (st == NULL)
@@ -546,6 +549,8 @@ db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
     sqlite3_bind_int64(st, 3, day_hi);
     int rc = sqlite3_step(st);
     int64_t n = rc == SQLITE_ROW ? (int64_t)sqlite3_column_double(st, 0) : -1;
+    if (visits)
+        *visits = rc == SQLITE_ROW ? (int64_t)sqlite3_column_double(st, 1) : 0;
     sqlite3_finalize(st);
     if (n < 0)
         db_log_error(d, "seal: count");
@@ -553,11 +558,12 @@ db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
 }
 
 int64_t
-db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
+db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+             int64_t *visits)
 {
     if (!d->in_tx || (!d->seal_loaded && db_seal_reload(d) != 0))
         return -1;
-    int64_t n = db_seal_count(d, site, day_lo, day_hi);
+    int64_t n = db_seal_count(d, site, day_lo, day_hi, visits);
     if (n < 0)
         return -1;
     sqlite3_stmt *st = dbs_prep(d, "DELETE FROM sealed_days WHERE site_id = ?1"

@@ -125,14 +125,17 @@ int64_t db_seal_touch_visit(db *d, int64_t visit_id);
  * Returns 0 or -1. */
 int db_seal_last(db *d, int64_t site, int64_t *ts, int64_t *next);
 
-/* Events (SUM(ev_n)) of site's blocks with day in [day_lo, day_hi).
- * Returns the count or -1. */
-int64_t db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi);
+/* Events (SUM(ev_n)) of site's blocks with day in [day_lo, day_hi), and
+ * their visits in *visits (SUM(vi_n); visits may be NULL).  Returns the
+ * event count or -1. */
+int64_t db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+                      int64_t *visits);
 
 /* Deletes site's blocks with day in [day_lo, day_hi) (for retention and
  * site deletion: the caller deletes the rest).  Returns the number of
- * events they held, or -1. */
-int64_t db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi);
+ * events they held, or -1; *visits (may be NULL) the visits. */
+int64_t db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
+                     int64_t *visits);
 
 /* One idle-time step: seals up to max_days of the oldest unsealed days
  * that may be sealed (see INVARIANTS; after_days = `seal-after`, 0 = never

@@ -1,6 +1,7 @@
 /* purge.c -- see purge.h. */
 #include "aggregator/purge.h"
 #include "aggregator/attrs.h"
+#include "aggregator/db_seal.h"
 #include "aggregator/ingest.h"
 #include "aggregator/log.h"
 
@@ -237,6 +238,10 @@ pg_purge_tx(db *d, const pg_spec *s, pg_report *r, attrs_ctx *x,
         snprintf(msg, msglen, "no site '%s' in the database", s->domain);
         return found < 0 ? PG_ERROR : PG_NO_SITE;
     }
+    /* a purge reads and rewrites raw rows: the site's sealed days become
+     * rows again first (idle time seals them anew) */
+    if (db_seal_unseal_range(d, r->site, INT64_MIN, INT64_MAX) < 0)
+        return PG_ERROR;
     int64_t hwm, live_from = pg_live_from(d, &hwm);
     if (live_from < 0)
         return PG_ERROR;

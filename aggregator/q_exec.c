@@ -561,7 +561,9 @@ qx_handle(db *d, const char *body, size_t len, const qx_opts *o, int *status,
     qx_bases b;
     memset(&b, 0, sizeof(b));
     qx_plan p = { 0 };
-    if (c.m == NULL || goals_load(d, site, &c.goals) != 0
+    /* one snapshot for every statement of the query (db_seal.h) */
+    int snap = db_read_begin(d);
+    if (snap < 0 || c.m == NULL || goals_load(d, site, &c.goals) != 0
         || (c.pv_id = db_pageview_id(d)) < 0) {
         qx_fail(&c, 500, "database error");
         goto fail;
@@ -577,6 +579,8 @@ fail:
     *status = c.status ? c.status : 500;
     out = qx_error_json(c.err[0] ? c.err : "internal error");
 done:
+    if (snap == 1)
+        db_read_end(d);
     qx_pred_free(p.pred);
     qx_bases_free(&b);
     qg_free(&t);

@@ -6,6 +6,9 @@ UTC, Europe/Berlin and Asia/Kolkata (+05:30), then
   * every query shape answered both ways -- rollups (default) and raw
     events (TALLY_FORCE_RAW=1) -- must give identical responses, and the
     rollup shapes must really be answered from rollups (X-Tally-Path);
+    a third instance reads raw events from a copy of the database whose
+    first day is sealed into column blocks (`tallyd compact --seal-after
+    1`; aggregator/db_seal.h), and must answer the same;
   * numbers are checked against tests/aggregator/qx_oracle.py, which
     computes them in Python from the raw tables with zoneinfo buckets;
   * filters, goals and conversion rates, hostile input.
@@ -68,10 +71,33 @@ def env():
     raw = start(db, empty2, {"TALLY_FORCE_RAW": "1",
                                 "TALLY_API_RATE_PER_MIN": "0"})
     data = qo.Data(db)
-    yield {"fast": fast, "raw": raw, "data": data, "db": db, "work": work}
+    # the same data with its first day sealed, read by the raw path
+    sdir = os.path.join(work, "sealed")
+    os.makedirs(os.path.join(sdir, "e3"))
+    sdb = os.path.join(sdir, "t.db")
+    shutil.copy(db, sdb)
+    cli.cli("compact", "--db", sdb, "--seal-after", "1")
+    con = orc.connect_ro(sdb)
+    sealed = con.execute("SELECT COUNT(*), TOTAL(ev_n) FROM sealed_days").fetchone()
+    left = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    con.close()
+    assert sealed[0] >= 3 and sealed[1] > 0 and left > 0, (sealed, left)
+    assert sealed[1] + left == qo_events(db)
+    seal = start(sdb, os.path.join(sdir, "e3"),
+                 {"TALLY_FORCE_RAW": "1", "TALLY_API_RATE_PER_MIN": "0"})
+    yield {"fast": fast, "raw": raw, "seal": seal, "data": data, "db": db,
+           "work": work}
     fast.stop()
     raw.stop()
+    seal.stop()
     shutil.rmtree(work, ignore_errors=True)
+
+
+def qo_events(db):
+    con = orc.connect_ro(db)
+    n = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    con.close()
+    return n
 
 
 def post(t, body):
@@ -89,10 +115,12 @@ def both(env, body):
     path of the default instance, response)."""
     s1, p1, a = post(env["fast"], body)
     s2, p2, b = post(env["raw"], body)
-    assert s1 == s2, (body, a, b)
+    s3, p3, c = post(env["seal"], body)
+    assert s1 == s2 == s3, (body, a, b, c)
     if s1 == 200:
-        assert p2 == "raw"
+        assert p2 == p3 == "raw"
         assert a == b, (json.dumps(body), p1)
+        assert c == b, ("sealed", json.dumps(body))
     return s1, p1, a
 
 
@@ -413,4 +441,4 @@ def test_hostile_input_gives_400_or_correct_results(env):
             "filters": [["matches", "event:page", ["^(a|aa)+$"]]]}
     st, _, r = both(env, body)
     assert st in (200, 400)
-    assert env["fast"].health() and env["raw"].health()
+    assert env["fast"].health() and env["raw"].health() and env["seal"].health()
