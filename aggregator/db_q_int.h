@@ -30,10 +30,10 @@ void dbq_cat(dbq_sql *q, const char *frag);
 void dbq_int(dbq_sql *q, int64_t v);          /* appends "?" and binds v */
 void dbq_text(dbq_sql *q, const char *v);     /* appends "?" and binds v */
 
-/* Column expressions of one scope: col -> SQL expression, or NULL when
- * the scope lacks it; visitor = the visitor id expression (has_done). */
 typedef struct dbq_vsets dbq_vsets;
 
+/* Column expressions of one scope: col -> SQL expression, or NULL when
+ * the scope lacks it; visitor = the visitor id expression (has_done). */
 typedef struct {
     const char *col[DBQ_NCOLS];
     const char *visitor;
@@ -42,20 +42,18 @@ typedef struct {
                                      become tally_vs(k, visitor)        */
 } dbq_scope;
 
-/* Sets of 64-bit values computed in C for one call (db_q_sealed.c): the
+/* Sets of 64-bit values computed in C for one call (db_q_sets.c): the
  * visitors of each has_done node (node[k] -> set k) and, for the visit
  * scan, the visits with an event satisfying the predicate (set
  * visit_k, -1 none).  The SQL function tally_vs(k, x) tests x in set k
  * (registered by dbq_vs_register). */
 struct dbq_vsets {
-    const dbq_pred **node;        /* node[k], k < n: a has_done node    */
+    const dbq_pred **node;        /* node[k], k < n: the has_done node of
+                                     set k (NULL: the visit set)        */
     struct dbq_vset **set;        /* set[k], k < nsets                   */
     size_t           n, nsets, cap;
     int              visit_k;
 };
-
-/* k of has_done node p in vs, or -1. */
-int dbq_vsets_find(const dbq_vsets *vs, const dbq_pred *p);
 
 /* Appends p as a boolean SQL expression in scope sc.  has_done subqueries
  * scan events of site r_site in [sub_lo, sub_hi).  Returns 0, or -1 when
@@ -90,6 +88,82 @@ int dbq_pred_has_visit_col(const dbq_pred *p);
  * every DBQ_CHECK_ROWS rows and fail like an interrupted statement). */
 int dbq_deadline_passed(void);
 #define DBQ_CHECK_ROWS 65536
+
+/* ---- sets computed in C for one call (db_q_sets.c) ---- */
+
+#define DBQ_VSET_BITS_MAX (1ull << 28)  /* bitmap values below: <= 32 MB */
+
+/* A set of 64-bit values: a bitmap for small values (visit ids), open
+ * addressing for the others (visitor hashes).  Zeroed = empty. */
+struct dbq_vset {
+    uint64_t *bm;                 /* values < nbm */
+    uint64_t  nbm;
+    uint64_t *s;                  /* values >= DBQ_VSET_BITS_MAX; 0 free */
+    size_t    cap, n;
+};
+
+static inline uint64_t
+dbq_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* 1 when x is in v. */
+static inline int
+dbq_vset_has(const struct dbq_vset *v, uint64_t x)
+{
+    if (x < DBQ_VSET_BITS_MAX)
+        return x < v->nbm && ((v->bm[x >> 6] >> (x & 63)) & 1);
+    if (v->cap == 0)
+        return 0;
+    size_t m = v->cap - 1, i = dbq_mix(x) & m;
+    while (v->s[i]) {
+        if (v->s[i] == x)
+            return 1;
+        i = (i + 1) & m;
+    }
+    return 0;
+}
+
+/* A bitmap of accepted dictionary ids; zeroed = empty. */
+typedef struct {
+    uint64_t *w;
+    size_t    nbits;
+} dbq_bits;
+
+/* 1 when id v is in b. */
+static inline int
+dbq_bits_has(const dbq_bits *b, int64_t v)
+{
+    return v >= 0 && (uint64_t)v < b->nbits
+           && ((b->w[(uint64_t)v >> 6] >> ((uint64_t)v & 63)) & 1);
+}
+
+/* Adds x to v.  Returns 0 or -1 (out of memory). */
+int dbq_vset_add(struct dbq_vset *v, uint64_t x);
+
+/* k of has_done node p in vs (NULL: none), or -1. */
+int dbq_vsets_find(const dbq_vsets *vs, const dbq_pred *p);
+
+/* Adds an empty set to vs, for has_done node p (NULL: the visit set,
+ * whose index the caller keeps in visit_k).  Returns its index or -1. */
+int dbq_vsets_new(dbq_vsets *vs, const dbq_pred *p);
+
+/* Frees vs's sets and arrays; vs is then empty (visit_k -1). */
+void dbq_vsets_free(dbq_vsets *vs);
+
+/* Registers tally_vs(k, x) on d, testing x in vs->set[k] (vs borrowed:
+ * it must outlive the statements using it); NULL unregisters. */
+void dbq_vs_register(db *d, const dbq_vsets *vs);
+
+/* Fills b with the ids of "SELECT x.id FROM strings x WHERE x.id IN
+ * (set)": of matcher fid (key NULL; dbq_idset) or the propset of key
+ * (dbq_propset; fid -1: any value).  b owns its words (free b->w).
+ * Returns 0 or -1 (a database or matcher error). */
+int dbq_bits_load(db *d, dbq_bits *b, const char *key, int fid);
 
 /* ---- the SQL scans of raw rows (db_q_raw.c), without dbq_register:
  * the caller registers tally_m (and tally_vs when vs is non-NULL) ---- */
