@@ -97,15 +97,17 @@ typedef struct {
 } dbq_visit_row;
 
 /* Calls fn for every event of the site in [lo, hi) satisfying pred, in
- * (ts, seq) order.  Returns 0, fn's non-zero value, or -1 (database
- * error; a matcher error shows in qm_error). */
+ * (ts, seq) order: rows in SQL, sealed days (db_seal.h) decoded and
+ * filtered in C (db_q_sealed.c), with the same rows.  Returns 0, fn's
+ * non-zero value, or -1 (database error, the query deadline; a matcher
+ * error shows in qm_error). */
 int dbq_events(db *d, const dbq_raw_req *r,
                int (*fn)(void *ctx, const dbq_event_row *e), void *ctx);
 
 /* Calls fn for every visit of the site starting in [lo, hi) satisfying
  * pred (a predicate on event columns holds when one of the visit's events
- * in [sub_lo, sub_hi) satisfies it), in no particular order.  Returns 0,
- * fn's value, or -1. */
+ * in [sub_lo, sub_hi) satisfies it), in no particular order; rows and
+ * sealed days' visits blocks alike.  Returns 0, fn's value, or -1. */
 int dbq_visits(db *d, const dbq_raw_req *r,
                int (*fn)(void *ctx, const dbq_visit_row *v), void *ctx);
 
