@@ -140,7 +140,7 @@ enum { DBQ_COLLECT_NONE = 0, DBQ_COLLECT_VISITOR, DBQ_COLLECT_VISIT };
  * or -1 (a column the scope lacks, as the SQL path; or an error). */
 static int
 dbq_compile(dbq_sq *s, const dbq_raw_req *r, const dbq_pred *p, int visits,
-            int inner, dbq_cn *c, uint32_t *mask)
+            dbq_cn *c, uint32_t *mask)
 {
     memset(c, 0, sizeof(*c));
     c->kind = p->kind;
@@ -161,15 +161,14 @@ dbq_compile(dbq_sq *s, const dbq_raw_req *r, const dbq_pred *p, int visits,
             return -1;
         c->nkids = p->nkids;
         for (size_t i = 0; i < p->nkids; i++)
-            if (dbq_compile(s, r, &p->kids[i], visits, inner, &c->kids[i],
-                            mask) != 0)
+            if (dbq_compile(s, r, &p->kids[i], visits, &c->kids[i], mask) != 0)
                 return -1;
         return 0;
     case DBQ_P_LEAF: {
         if (p->col < 0 || p->col >= DBQ_NCOLS)
             return -1;
         int src = p->col >= DBQ_ATTR0 ? DBQ_S_ATTRS : p->col;
-        if ((inner && DBQ_IS_VISIT_COL(p->col)) || dbq_src_col[visits][src] < 0)
+        if (dbq_src_col[visits][src] < 0)
             return -1;
         c->src = src;
         c->none = p->none_match;
@@ -500,7 +499,7 @@ dbq_ev_scan(dbq_sq *s, const dbq_raw_req *r, int collect,
     size_t nsel = 0;
     if (r->pred) {
         have_root = 1;
-        if (dbq_compile(s, r, r->pred, 0, 0, &root, &mask) != 0)
+        if (dbq_compile(s, r, r->pred, 0, &root, &mask) != 0)
             goto done;
     }
     if (join && dbq_attrs_load(s->d, &s->attrs) != 0)
@@ -674,7 +673,7 @@ dbq_seal_visits(db *d, const dbq_raw_req *r,
             goto done;
     } else if (r->pred) {
         have_root = 1;
-        if (dbq_compile(&s, r, r->pred, 1, 0, &root, &mask) != 0)
+        if (dbq_compile(&s, r, r->pred, 1, &root, &mask) != 0)
             goto done;
     }
     if (dbq_attrs_load(d, &s.attrs) != 0)
