@@ -160,6 +160,12 @@ static const char *const db_sql[DB_ST_COUNT] = {
     [DB_ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
     /* from the rollups: visitors are visitors_new summed over the hours
      * of each day (site totals are dim 0; pages dim 1; names dim 3) */
+    /* sealed days (db_seal.c), read per day by the Stats API */
+    [DB_ST_SEAL_N] =
+        "SELECT ev_n, vi_n FROM sealed_days WHERE site_id = ?1 AND day = ?2",
+    [DB_ST_SEAL_COLS] =
+        "SELECT col, data FROM sealed_cols WHERE site_id = ?1 AND day = ?2"
+        " AND part = ?3 AND (?4 >> col) & 1",
     [DB_ST_RSTATS_DAY] =
         "SELECT hour / 24 AS d, SUM(visitors_new), SUM(pageviews),"
         " SUM(events) FROM rollup_hourly WHERE site_id = ?1 AND dim = 0"

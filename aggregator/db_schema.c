@@ -187,8 +187,11 @@ static const char *const db_migrations[] = {
     "  ev_n INTEGER NOT NULL, ev_last_ts INTEGER NOT NULL,"
     "  ev_last_seq INTEGER NOT NULL, vi_n INTEGER NOT NULL,"
     "  vi_min_id INTEGER NOT NULL, vi_max_id INTEGER NOT NULL,"
-    "  events BLOB NOT NULL, visits BLOB NOT NULL,"
     "  PRIMARY KEY(site_id, day));"
+    "CREATE TABLE sealed_cols("
+    "  site_id INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  part INTEGER NOT NULL, col INTEGER NOT NULL, data BLOB NOT NULL,"
+    "  PRIMARY KEY(site_id, day, part, col));"
     "INSERT INTO meta(k, v) VALUES('seal_gen', 0);",
 };
 

@@ -223,6 +223,41 @@ dbs_read(db *d, const char *sql, int64_t site, int64_t day, dbs_cols *x)
     " WHERE site_id = ?1 AND ts >= ?2 AND ts < ?3)" \
     " AND site_id = ?1 AND start_ts >= ?2 AND end_ts < ?3"
 
+/* Writes x's columns as sealed_cols rows (site, day, part, c), each a
+ * one-column block. */
+static int
+dbs_put_cols(db *d, int64_t site, int64_t day, int part, const dbs_cols *x)
+{
+    sqlite3_stmt *st = dbs_prep(d, "INSERT INTO sealed_cols(site_id, day,"
+                                   " part, col, data) VALUES(?1, ?2, ?3, ?4, ?5)");
+    if (st == NULL)
+        return -1;
+    int rc = 0;
+    for (size_t c = 0; c < x->ncols && rc == 0; c++) {
+        uint8_t *b = NULL;
+        size_t len = 0;
+        const int64_t *const col[1] = { x->c[c] };
+        if (cb_encode(col, 1, x->n, &b, &len) != 0) {
+            log_error("seal: out of memory");
+            rc = -1;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, site);
+        sqlite3_bind_int64(st, 2, day);
+        sqlite3_bind_int(st, 3, part);
+        sqlite3_bind_int(st, 4, (int)c);
+        sqlite3_bind_blob(st, 5, b, (int)len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_log_error(d, "seal: write column");
+            rc = -1;
+        }
+        sqlite3_reset(st);
+        free(b);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int
 db_seal_day_do(db *d, int64_t site, int64_t day)
 {
@@ -231,8 +266,6 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
     if (db_seal_is(d, site, day))
         return 0;
     dbs_cols ev = { .ncols = DBS_NCOLS }, vi = { .ncols = DBV_NCOLS };
-    uint8_t *eb = NULL, *vb = NULL;
-    size_t el = 0, vl = 0;
     int out = -1;
     if (dbs_read(d, "SELECT e.ts, e.seq, e.visitor_id, e.visit_id, e.name_id,"
                     " e.pathname_id, e.hostname_id, e.attrs_id, e.props_id,"
@@ -254,16 +287,13 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
         out = 0;                        /* too big for one block: keep rows */
         goto done;
     }
-    if (cb_encode((const int64_t *const *)ev.c, DBS_NCOLS, ev.n, &eb, &el) != 0
-        || cb_encode((const int64_t *const *)vi.c, DBV_NCOLS, vi.n, &vb, &vl) != 0) {
-        log_error("seal: out of memory");
+    if (dbs_put_cols(d, site, day, 0, &ev) != 0
+        || dbs_put_cols(d, site, day, 1, &vi) != 0)
         goto done;
-    }
     sqlite3_stmt *st = dbs_prep(d, "INSERT INTO sealed_days(site_id, day,"
                                    " ev_n, ev_last_ts, ev_last_seq, vi_n,"
-                                   " vi_min_id, vi_max_id, events, visits)"
-                                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                                   " ?9, ?10)");
+                                   " vi_min_id, vi_max_id)"
+                                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (st == NULL)
         goto done;
     sqlite3_bind_int64(st, 1, site);
@@ -274,9 +304,7 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
     sqlite3_bind_int64(st, 6, (int64_t)vi.n);
     sqlite3_bind_int64(st, 7, vi.n ? vi.c[DBV_ID][0] : 0);
     sqlite3_bind_int64(st, 8, vi.n ? vi.c[DBV_ID][vi.n - 1] : -1);
-    sqlite3_bind_blob(st, 9, eb, (int)el, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 10, vb, (int)vl, SQLITE_STATIC);
-    if (dbs_end(d, st, sqlite3_step(st), "seal: write block") != 0)
+    if (dbs_end(d, st, sqlite3_step(st), "seal: write day") != 0)
         goto done;
     static const char *const del[2] = {
         "DELETE" DBS_VISITS_OF_DAY,     /* first: it reads the events */
@@ -301,8 +329,6 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
         goto done;
     out = 1;
 done:
-    free(eb);
-    free(vb);
     dbs_cols_free(&ev);
     dbs_cols_free(&vi);
     return out;
@@ -318,24 +344,20 @@ db_seal_day_free(db_seal_day *x)
     memset(x, 0, sizeof(*x));
 }
 
-/* Decodes the columns in mask of block b[0..len-1] (ncols columns). */
-static int
-dbs_decode(const uint8_t *b, size_t len, size_t ncols, uint32_t mask,
-           db_seal_day *out)
+/* Decodes the one-column block b[0..len-1] of n rows into a new array. */
+static int64_t *
+dbs_decode(const uint8_t *b, size_t len, size_t n)
 {
     cb_info info;
-    if (cb_decode_header(b, len, &info) != 0 || info.ncols != ncols)
-        return -1;
-    out->n = info.nrows;
-    for (size_t c = 0; c < ncols; c++) {
-        if (!(mask & (1u << c)))
-            continue;
-        out->col[c] = malloc((info.nrows ? info.nrows : 1) * sizeof(int64_t));
-        if (out->col[c] == NULL
-            || cb_decode_col(b, len, (unsigned)c, out->col[c]) != 0)
-            return -1;
+    if (cb_decode_header(b, len, &info) != 0 || info.ncols != 1
+        || info.nrows != n)
+        return NULL;
+    int64_t *v = malloc((n ? n : 1) * sizeof(int64_t));
+    if (v != NULL && cb_decode_col(b, len, 0, v) != 0) {
+        free(v);
+        v = NULL;
     }
-    return 0;
+    return v;
 }
 
 int
@@ -345,31 +367,56 @@ db_seal_load(db *d, int64_t site, int64_t day, int visits, uint32_t mask,
     memset(out, 0, sizeof(*out));
     out->site = site;
     out->day = day;
-    sqlite3_stmt *st = dbs_prep(d, visits
-        ? "SELECT visits FROM sealed_days WHERE site_id = ?1 AND day = ?2"
-        : "SELECT events FROM sealed_days WHERE site_id = ?1 AND day = ?2");
+    sqlite3_stmt *st = db_stmt(d, DB_ST_SEAL_N);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, site);
     sqlite3_bind_int64(st, 2, day);
-    int rc = sqlite3_step(st), out_rc = 0;
-    if (rc == SQLITE_ROW) {
-        const uint8_t *b = sqlite3_column_blob(st, 0);
-        size_t len = (size_t)sqlite3_column_bytes(st, 0);
-        out_rc = 1;
-        if (dbs_decode(b, len, visits ? DBV_NCOLS : DBS_NCOLS, mask, out) != 0) {
-            log_error("seal: site %lld day %lld: corrupt %s block",
-                      (long long)site, (long long)day,
-                      visits ? "visits" : "events");
-            db_seal_day_free(out);
-            out_rc = -1;
-        }
-    } else if (rc != SQLITE_DONE) {
-        db_log_error(d, "seal: read block");
-        out_rc = -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        out->n = (size_t)sqlite3_column_int64(st, visits ? 1 : 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            return 0;
+        db_log_error(d, "seal: read day");
+        return -1;
     }
-    sqlite3_finalize(st);
-    return out_rc;
+    unsigned ncols = visits ? DBV_NCOLS : DBS_NCOLS;
+    mask &= (1u << ncols) - 1;
+    if (mask == 0)
+        return 1;
+    if ((st = db_stmt(d, DB_ST_SEAL_COLS)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, site);
+    sqlite3_bind_int64(st, 2, day);
+    sqlite3_bind_int(st, 3, visits ? 1 : 0);
+    sqlite3_bind_int64(st, 4, mask);
+    uint32_t got = 0;
+    int bad = 0;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t c = sqlite3_column_int64(st, 0);
+        const uint8_t *b = sqlite3_column_blob(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        if (c < 0 || c >= ncols || (got & (1u << c))
+            || (out->col[c] = dbs_decode(b, len, out->n)) == NULL)
+            bad = 1;
+        else
+            got |= 1u << c;
+    }
+    sqlite3_reset(st);
+    if (!bad && rc != SQLITE_DONE) {
+        db_log_error(d, "seal: read column");
+        db_seal_day_free(out);
+        return -1;
+    }
+    if (bad || got != mask) {
+        log_error("seal: site %lld day %lld: corrupt %s column",
+                  (long long)site, (long long)day, visits ? "visits" : "events");
+        db_seal_day_free(out);
+        return -1;
+    }
+    return 1;
 }
 
 int
@@ -439,6 +486,27 @@ dbs_put_rows(db *d, const char *sql, int64_t site, const db_seal_day *x,
     return 0;
 }
 
+/* Deletes site's sealed days in [day_lo, day_hi): rows of both tables. */
+static int
+dbs_delete(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
+{
+    static const char *const del[2] = {
+        "DELETE FROM sealed_cols WHERE site_id = ?1 AND day >= ?2 AND day < ?3",
+        "DELETE FROM sealed_days WHERE site_id = ?1 AND day >= ?2 AND day < ?3",
+    };
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = dbs_prep(d, del[i]);
+        if (st == NULL)
+            return -1;
+        sqlite3_bind_int64(st, 1, site);
+        sqlite3_bind_int64(st, 2, day_lo);
+        sqlite3_bind_int64(st, 3, day_hi);
+        if (dbs_end(d, st, sqlite3_step(st), "seal: delete day") != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int
 db_seal_unseal(db *d, int64_t site, int64_t day)
 {
@@ -464,14 +532,7 @@ db_seal_unseal(db *d, int64_t site, int64_t day)
                            " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                         site, &vi, DBV_NCOLS) != 0)
         goto done;
-    sqlite3_stmt *st = dbs_prep(d, "DELETE FROM sealed_days"
-                                   " WHERE site_id = ?1 AND day = ?2");
-    if (st == NULL)
-        goto done;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, day);
-    if (dbs_end(d, st, sqlite3_step(st), "unseal: delete block") != 0
-        || dbs_bump(d) != 0)
+    if (dbs_delete(d, site, day, day + 1) != 0 || dbs_bump(d) != 0)
         goto done;
     dbs_set_del(d, site, day);
     out = 1;
@@ -566,14 +627,7 @@ db_seal_drop(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
     int64_t n = db_seal_count(d, site, day_lo, day_hi, visits);
     if (n < 0)
         return -1;
-    sqlite3_stmt *st = dbs_prep(d, "DELETE FROM sealed_days WHERE site_id = ?1"
-                                   " AND day >= ?2 AND day < ?3");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, day_lo);
-    sqlite3_bind_int64(st, 3, day_hi);
-    if (dbs_end(d, st, sqlite3_step(st), "seal: drop blocks") != 0)
+    if (dbs_delete(d, site, day_lo, day_hi) != 0)
         return -1;
     if (sqlite3_changes(d->h) > 0 && (dbs_bump(d) != 0 || db_seal_reload(d) != 0))
         return -1;

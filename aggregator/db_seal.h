@@ -16,17 +16,23 @@
  * THE TABLE (schema v4, docs/storage.md)
  *
  *   sealed_days(site_id, day, ev_n, ev_last_ts, ev_last_seq, vi_n,
- *               vi_min_id, vi_max_id, events, visits)
+ *               vi_min_id, vi_max_id)
  *     PRIMARY KEY(site_id, day)
+ *   sealed_cols(site_id, day, part, col, data)
+ *     PRIMARY KEY(site_id, day, part, col)
  *
  * day is days since the epoch (UTC); ev_n the number of events, (ev_last_ts,
- * ev_last_seq) the newest one's key (0, -1 when none); events a column
- * block of ev_n rows with the DBS_* columns below, in (ts, seq) order.
- * The DBS_V_* columns copy the event's visit (visits.entry_page_id,
- * exit_page_id, attrs_id; 0 when the visit row is missing), as it was
- * when the day was sealed.  vi_n visits (ids vi_min_id..vi_max_id, not
- * necessarily all of them) are in the block visits, DBV_* columns, in id
- * order.
+ * ev_last_seq) the newest one's key (0, -1 when none); vi_n the number of
+ * visits, ids vi_min_id..vi_max_id (not necessarily all of them).  Each
+ * column of a sealed day is one sealed_cols row whose data is a column
+ * block (colblock.h) of one column: part 0, col c (enum dbs_col) holds
+ * ev_n values, the events in (ts, seq) order; part 1, col c (enum
+ * dbv_col) vi_n values, the visits in id order.  One row per column, so
+ * a query reads (and checksums) only the columns it needs.  The DBS_V_*
+ * columns copy the event's visit (visits.entry_page_id, exit_page_id,
+ * attrs_id; 0 when the visit row is missing), as it was when the day was
+ * sealed.  A day is sealed iff it has a sealed_days row; it then has
+ * exactly DBS_NCOLS + DBV_NCOLS sealed_cols rows.
  *
  * INVARIANTS
  *

@@ -161,10 +161,22 @@ test_corrupt_and_drop(void)
     CHECK_EQ_U64(vis, 1);
     CHECK_EQ_U64(db_seal_count(d, 1, D0 + 1, D0 + 9, NULL), 0);
     /* a flipped byte in the events block: loading fails, never crashes */
-    sqlite3_exec(d->h, "UPDATE sealed_days SET events = CAST(substr(events, 1, 30)"
-                       " || 'x' || substr(events, 32) AS BLOB)", NULL, NULL, NULL);
+    CHECK_EQ_U64(tdb_q1(tdb_path, "SELECT COUNT(*) FROM sealed_cols"),
+                 DBS_NCOLS + DBV_NCOLS);
+    sqlite3_exec(d->h, "UPDATE sealed_cols SET data = CAST(substr(data, 1, 30)"
+                       " || 'x' || substr(data, 32) AS BLOB) WHERE part = 0"
+                       " AND col = 3", NULL, NULL, NULL);
     db_seal_day x;
+    /* only the damaged column fails */
+    CHECK(db_seal_load(d, 1, D0, 0, 1u << DBS_TS | 1u << DBS_PAGE, &x) == 1);
+    db_seal_day_free(&x);
     CHECK(db_seal_load(d, 1, D0, 0, (1u << DBS_NCOLS) - 1, &x) == -1);
+    /* a missing column is corrupt too */
+    sqlite3_exec(d->h, "DELETE FROM sealed_cols WHERE part = 1 AND col = 0",
+                 NULL, NULL, NULL);
+    CHECK(db_seal_load(d, 1, D0, 1, 1u << DBV_ID, &x) == -1);
+    CHECK(db_seal_load(d, 1, D0, 1, 1u << DBV_END, &x) == 1);
+    db_seal_day_free(&x);
     CHECK(db_seal_unseal(d, 1, D0) == -1);
     db_rollback(d);
     CHECK(db_begin(d) == 0);

@@ -100,7 +100,9 @@ def test_sealing_keeps_every_event_and_visit(pair):
         + one(sdb, "SELECT SUM(vi_n) FROM sealed_days") \
         == one(db, "SELECT COUNT(*) FROM visits")
     # smaller: the sealed days' blocks take a fraction of their rows
-    blk = one(sdb, "SELECT SUM(length(events) + length(visits)) FROM sealed_days")
+    blk = one(sdb, "SELECT SUM(length(data)) FROM sealed_cols")
+    # one row per column of each sealed day
+    assert one(sdb, "SELECT COUNT(*) FROM sealed_cols") == 24 * len(days)
     assert blk < 30 * one(sdb, "SELECT SUM(ev_n) FROM sealed_days")
     # a second compact finds nothing more to seal
     compact(sdb)
