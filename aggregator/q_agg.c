@@ -111,6 +111,15 @@ qg_rehash(qg_table *t, size_t ncap)
     return 0;
 }
 
+static inline int
+qg_eq(const int64_t *a, const int64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 long
 qg_find(const qg_table *t, const int64_t *k)
 {
@@ -119,7 +128,7 @@ qg_find(const qg_table *t, const int64_t *k)
     size_t j = qg_hash(k, t->nk) & (t->icap - 1);
     while (t->idx[j]) {
         qx_group *g = &t->g[t->idx[j] - 1];
-        if (memcmp(g->k, k, t->nk * sizeof(int64_t)) == 0)
+        if (qg_eq(g->k, k, t->nk))
             return (long)t->idx[j] - 1;
         j = (j + 1) & (t->icap - 1);
     }
@@ -129,9 +138,13 @@ qg_find(const qg_table *t, const int64_t *k)
 long
 qg_get(qg_table *t, const int64_t *k)
 {
+    if (t->last && qg_eq(t->g[t->last - 1].k, k, t->nk))
+        return (long)t->last - 1;
     long f = qg_find(t, k);
-    if (f >= 0)
+    if (f >= 0) {
+        t->last = (size_t)f + 1;
         return f;
+    }
     if (t->n >= 0xfffffff0u)
         return -1;
     if ((t->n + 1) * 2 > t->icap && qg_rehash(t, t->icap ? t->icap * 2 : 256) != 0)
@@ -151,6 +164,7 @@ qg_get(qg_table *t, const int64_t *k)
     while (t->idx[j])
         j = (j + 1) & (t->icap - 1);
     t->idx[j] = (uint32_t)t->n + 1;
+    t->last = t->n + 1;
     return (long)t->n++;
 }
 

@@ -54,6 +54,8 @@ typedef struct {
     size_t    n, cap;
     uint32_t *idx;            /* open addressing: group index + 1 */
     size_t    icap;
+    size_t    last;           /* qg_get's last group + 1 (0: none): raw
+                                 event streams repeat keys in runs */
 } qg_table;
 
 /* The group of key k (nk values), created zeroed.  Returns its index or
