@@ -479,6 +479,15 @@ int
 cb_decode_col_info(const uint8_t *b, size_t len, const cb_info *info,
                    size_t col, int64_t *dst)
 {
+    size_t k;
+    return cb_decode_col_ix(b, len, info, col, dst, NULL, &k);
+}
+
+int
+cb_decode_col_ix(const uint8_t *b, size_t len, const cb_info *info,
+                 size_t col, int64_t *dst, uint32_t *ix, size_t *kout)
+{
+    *kout = 0;
     if (b == NULL || info == NULL)
         return CB_EINVAL;
     if (col >= info->ncols || col >= CB_MAX_COLS)
@@ -501,6 +510,10 @@ cb_decode_col_info(const uint8_t *b, size_t len, const cb_info *info,
     case CB_CONST:
         for (uint32_t i = 0; i < n; i++)
             dst[i] = ci->base;
+        if (ix) {
+            memset(ix, 0, n * sizeof(*ix));
+            *kout = 1;
+        }
         return 0;
     case CB_FOR:
         for (size_t i = 0; i < n; i += CB_CHUNK) {
@@ -552,12 +565,17 @@ cb_decode_col_info(const uint8_t *b, size_t len, const cb_info *info,
             cb_unpack(q, avail - ioff, ci->width, i, cnt, x);
             uint64_t bb = 0;
             for (size_t t = 0; t < cnt; t++) {
-                uint64_t ix = x[t];
-                bb |= ix >= k;
-                dst[i + t] = d[ix < k ? ix : 0];
+                uint64_t xi = x[t];
+                bb |= xi >= k;
+                dst[i + t] = d[xi < k ? xi : 0];
             }
+            if (ix)
+                for (size_t t = 0; t < cnt; t++)
+                    ix[i + t] = (uint32_t)(x[t] < k ? x[t] : 0);
             bad |= bb;
         }
+        if (ix)
+            *kout = k;
         if (d != stackd)
             free(d);
         break;

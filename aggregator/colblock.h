@@ -179,6 +179,15 @@ int cb_decode_col(const uint8_t *b, size_t len, size_t col, int64_t *dst);
 int cb_decode_col_info(const uint8_t *b, size_t len, const cb_info *info,
                        size_t col, int64_t *dst);
 
+/* Like cb_decode_col_info, and when the column is dictionary-coded (or
+ * constant) also writes each row's dictionary index into ix[0..nrows-1]
+ * (NULL: not wanted) and the dictionary's size K into *kout: ix[i] <
+ * K, and equal indexes mean equal values -- dense ids of the column's
+ * distinct values.  *kout is 0 for the other encodings (ix is then not
+ * written). */
+int cb_decode_col_ix(const uint8_t *b, size_t len, const cb_info *info,
+                     size_t col, int64_t *dst, uint32_t *ix, size_t *kout);
+
 /* A static English phrase for a cb_err code (never NULL). */
 const char *cb_strerror(int err);
 

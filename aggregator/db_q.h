@@ -87,6 +87,10 @@ enum {
 typedef struct {
     int64_t  ts, visit, name, page, host, props, entry, exit;
     uint64_t visitor;
+    int64_t  vix;                 /* the visitor as a dense id < vn, the
+                                     same for the day of ts (UTC) only;
+                                     -1: none (rows read by SQL)        */
+    int64_t  vn;
     int64_t  a[ATTR_COUNT];       /* the visit's attributes (need_visit) */
 } dbq_event_row;
 

@@ -427,6 +427,7 @@ dbq_event_row_cb(void *ctx, sqlite3_stmt *st)
     dbq_ev_ctx *c = ctx;
     dbq_event_row e;
     memset(&e, 0, sizeof(e));
+    e.vix = -1;
     e.ts = sqlite3_column_int64(st, 0);
     e.visitor = (uint64_t)sqlite3_column_int64(st, 1);
     e.visit = sqlite3_column_int64(st, 2);

@@ -389,6 +389,8 @@ dbq_ev_day(dbq_sq *s, const dbq_raw_req *r, int64_t day, dbq_cn *root,
            int (*fn)(void *, const dbq_event_row *), void *ctx)
 {
     db_seal_day b;
+    if (!collect && (mask & (1u << DBS_VISITOR)))
+        mask |= DBS_WANT_VIX;
     int rc = db_seal_load(s->d, s->site, day, 0, mask, &b);
     if (rc <= 0)
         return rc;                    /* 0: unsealed meanwhile -- cannot be
@@ -419,6 +421,9 @@ dbq_ev_day(dbq_sq *s, const dbq_raw_req *r, int64_t day, dbq_cn *root,
     }
     dbq_event_row e;
     memset(&e, 0, sizeof(e));
+    e.vix = -1;
+    e.vn = (int64_t)b.vn;
+    const uint32_t *vx = b.vix;
     const int64_t *ent = b.col[DBS_V_ENTRY], *ex = b.col[DBS_V_EXIT],
                   *at = b.col[DBS_V_ATTRS];
     /* columns not decoded (r->fields) read as 0 */
@@ -431,6 +436,8 @@ dbq_ev_day(dbq_sq *s, const dbq_raw_req *r, int64_t day, dbq_cn *root,
             continue;
         e.ts = ts[i];
         e.visitor = vr ? (uint64_t)vr[i] : 0;
+        if (vx)
+            e.vix = vx[i];
         e.visit = vi ? vi[i] : 0;
         e.name = nm ? nm[i] : 0;
         e.page = pg ? pg[i] : 0;

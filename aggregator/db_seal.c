@@ -341,21 +341,36 @@ db_seal_day_free(db_seal_day *x)
 {
     for (int i = 0; i < DBS_NCOLS; i++)
         free(x->col[i]);
+    free(x->vix);
     memset(x, 0, sizeof(*x));
 }
 
-/* Decodes the one-column block b[0..len-1] of n rows into a new array. */
+/* Decodes the one-column block b[0..len-1] of n rows into a new array;
+ * with ix, also its dictionary indexes into a new *ix (NULL when the
+ * column is not dictionary-coded) and their count into *k. */
 static int64_t *
-dbs_decode(const uint8_t *b, size_t len, size_t n)
+dbs_decode(const uint8_t *b, size_t len, size_t n, uint32_t **ix, size_t *k)
 {
     cb_info info;
     if (cb_decode_header(b, len, &info) != 0 || info.ncols != 1
         || info.nrows != n)
         return NULL;
     int64_t *v = malloc((n ? n : 1) * sizeof(int64_t));
-    if (v != NULL && cb_decode_col(b, len, 0, v) != 0) {
+    uint32_t *x = ix ? malloc((n ? n : 1) * sizeof(uint32_t)) : NULL;
+    size_t kk = 0;
+    if (v == NULL || (ix && x == NULL)
+        || cb_decode_col_ix(b, len, &info, 0, v, x, &kk) != 0) {
         free(v);
-        v = NULL;
+        free(x);
+        return NULL;
+    }
+    if (ix) {
+        if (kk == 0) {
+            free(x);
+            x = NULL;
+        }
+        *ix = x;
+        *k = kk;
     }
     return v;
 }
@@ -383,6 +398,7 @@ db_seal_load(db *d, int64_t site, int64_t day, int visits, uint32_t mask,
         return -1;
     }
     unsigned ncols = visits ? DBV_NCOLS : DBS_NCOLS;
+    int want_vix = !visits && (mask & DBS_WANT_VIX);
     mask &= (1u << ncols) - 1;
     if (mask == 0)
         return 1;
@@ -399,7 +415,9 @@ db_seal_load(db *d, int64_t site, int64_t day, int visits, uint32_t mask,
         const uint8_t *b = sqlite3_column_blob(st, 1);
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
         if (c < 0 || c >= ncols || (got & (1u << c))
-            || (out->col[c] = dbs_decode(b, len, out->n)) == NULL)
+            || (out->col[c] = dbs_decode(b, len, out->n,
+                                         want_vix && c == DBS_VISITOR
+                                         ? &out->vix : NULL, &out->vn)) == NULL)
             bad = 1;
         else
             got |= 1u << c;

@@ -77,13 +77,20 @@ enum dbv_col {
 };
 
 /* A decoded sealed day (its events or its visits): col[c] holds n values
- * when bit c of the mask given to db_seal_load was set, else NULL.  Owned
- * by the caller; free with db_seal_day_free. */
+ * when bit c of the mask given to db_seal_load was set, else NULL.  With
+ * DBS_WANT_VIX in the mask (events), vix[i] is row i's visitor as a dense
+ * id < vn (equal ids, equal visitors; ids of one day only), or vix is
+ * NULL when the column is not dictionary-coded.  Owned by the caller;
+ * free with db_seal_day_free. */
 typedef struct {
-    int64_t  site, day;
-    size_t   n;
-    int64_t *col[DBS_NCOLS];
+    int64_t   site, day;
+    size_t    n;
+    int64_t  *col[DBS_NCOLS];
+    uint32_t *vix;
+    size_t    vn;
 } db_seal_day;
+
+#define DBS_WANT_VIX (1u << 31)
 
 /* Seals (site, day) on a DB_RW handle inside the caller's transaction:
  * writes the block and deletes the rows.  Returns 1 sealed, 0 nothing to

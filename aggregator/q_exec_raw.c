@@ -3,6 +3,7 @@
  * accumulators).  Events come in time order, so "first of the day" is
  * "not seen yet today" and the seen-sets are cleared as days pass. */
 #include "aggregator/q_exec_int.h"
+#include "aggregator/q_vbits.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ typedef struct {
     int            gi;            /* index of event:goal in dims, -1    */
     qh             vis;           /* visitor identities seen            */
     int64_t        vis_epoch;     /* day or hour instance of vis        */
+    qvb            visb;          /* the same as bits, for sealed days  */
     qh             vgen[2];       /* (base, visit) seen: today, yesterday */
     int64_t        vgen_day;
     qh             first;         /* visit unit: (base|day, visitor) -> min start */
@@ -165,7 +167,12 @@ qx_ev_one(qx_raw *r, const dbq_event_row *e, int64_t *k, int pv)
             qh_clear(&r->vis);
             r->vis_epoch = epoch;
         }
-        int n = qh_put(&r->vis, (uint64_t)b, e->visitor, 0, NULL);
+        /* a sealed day's events carry dense visitor ids: bits instead
+         * of hashing (an hour instance may span two UTC days: hashed) */
+        int n = e->vix >= 0 && p->vmode != QX_VM_HOUR
+                ? qvb_put(&r->visb, (size_t)b, epoch, e->vix, e->vn) : 2;
+        if (n == 2)
+            n = qh_put(&r->vis, (uint64_t)b, e->visitor, 0, NULL);
         if (n < 0)
             return qx_fail(c, 500, "out of memory");
         if (n == 1 && a)
@@ -332,6 +339,7 @@ qx_raw_free(qx_raw *r)
 {
     qg_free(&r->base);
     qh_free(&r->vis);
+    qvb_free(&r->visb);
     qh_free(&r->vgen[0]);
     qh_free(&r->vgen[1]);
     qh_free(&r->first);

@@ -104,6 +104,23 @@ test_every_encoding(void)
     CHECK_EQ_U64(len, CB_HDR_SIZE + 5 * CB_DESC_SIZE + info.col[1].bytes
                           + info.col[2].bytes + info.col[3].bytes
                           + info.col[4].bytes);
+    /* dictionary indexes: dense ids of the distinct values, in value
+     * order; a constant column is one id; other encodings give none */
+    int64_t *v = malloc(n * sizeof(*v));
+    uint32_t *ix = malloc(n * sizeof(*ix));
+    size_t k = 99;
+    CHECK(cb_decode_col_ix(b, len, &info, 3, v, ix, &k) == 0);
+    CHECK_EQ_U64(k, 5);
+    for (size_t i = 0; i < n; i++)
+        CHECK(v[i] == c[3][i] && ix[i] == (uint32_t)(c[3][i] / 1000003));
+    CHECK(cb_decode_col_ix(b, len, &info, 0, v, ix, &k) == 0);
+    CHECK(k == 1 && ix[0] == 0 && ix[n - 1] == 0 && v[7] == 42);
+    CHECK(cb_decode_col_ix(b, len, &info, 1, v, ix, &k) == 0);
+    CHECK(k == 0 && v[9] == c[1][9]);
+    CHECK(cb_decode_col_ix(b, len, &info, 3, v, NULL, &k) == 0);
+    CHECK(k == 0 && v[9] == c[3][9]);
+    free(v);
+    free(ix);
     free(b);
     cols_free(c, 5);
 }
