@@ -25,6 +25,9 @@ typedef struct {
     qh             first;         /* visit unit: (base|day, visitor) -> min start */
     qh             gname, gpage;  /* goal masks by name id / page id    */
     qh             props[Q_MAX_DIMS];
+    int            dcol[Q_MAX_DIMS];   /* qx_dim_col of each dimension   */
+    int64_t        lprops[Q_MAX_DIMS]; /* the last props id per dim ...  */
+    int64_t        lpkey[Q_MAX_DIMS];  /* ... and its key (0: none yet) */
 } qx_raw;
 
 static uint64_t
@@ -212,12 +215,17 @@ qx_ev_cb(void *ctx, const dbq_event_row *e)
     int64_t k[Q_MAX_DIMS];
     int pv = c->pv_id > 0 && e->name == c->pv_id;
     for (size_t i = 0; i < q->ndims; i++) {
-        q_dim_kind kd = q->dims[i].kind;
-        int col = qx_dim_col(kd);
+        int col = r->dcol[i];
         k[i] = 0;
-        if (kd == Q_D_EVENT_PROP) {
+        if (col == DBQ_PROPS) {
+            if (r->lpkey[i] && r->lprops[i] == e->props) {
+                k[i] = r->lpkey[i];
+                continue;
+            }
             if ((k[i] = qx_prop_key(r, (int)i, e->props)) == 0)
                 return qx_fail(c, 500, "out of memory");
+            r->lprops[i] = e->props;
+            r->lpkey[i] = k[i];
         } else if (col == DBQ_PAGE) {
             k[i] = e->page;
         } else if (col == DBQ_HOST) {
@@ -374,9 +382,11 @@ qx_raw_run(qx_ctx *c, const qx_plan *p, qg_table *t)
     r.gi = -1;
     r.vis_epoch = INT64_MIN;
     r.vgen_day = INT64_MIN;
-    for (size_t i = 0; i < q->ndims; i++)
+    for (size_t i = 0; i < q->ndims; i++) {
         if (q->dims[i].kind == Q_D_EVENT_GOAL)
             r.gi = (int)i;
+        r.dcol[i] = qx_dim_col(q->dims[i].kind);
+    }
     c->used_raw = 1;
     int64_t day0 = r.from / QX_DAY_MS * QX_DAY_MS;
     dbq_raw_req req = {

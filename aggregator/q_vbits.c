@@ -32,7 +32,7 @@ qvb_grow(qvb *v, size_t g)
 }
 
 int
-qvb_put(qvb *v, size_t g, int64_t epoch, int64_t vix, int64_t vn)
+qvb_put_slow(qvb *v, size_t g, int64_t epoch, int64_t vix, int64_t vn)
 {
     if (g >= v->n && qvb_grow(v, g) != 0)
         return -1;

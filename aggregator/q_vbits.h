@@ -29,7 +29,23 @@ typedef struct {
  * memory cap was reached at its first event, or vix is out of range):
  * the caller must then use that set for every event of g in the
  * epoch. */
-int qvb_put(qvb *v, size_t g, int64_t epoch, int64_t vix, int64_t vn);
+int qvb_put_slow(qvb *v, size_t g, int64_t epoch, int64_t vix, int64_t vn);
+
+static inline int
+qvb_put(qvb *v, size_t g, int64_t epoch, int64_t vix, int64_t vn)
+{
+    /* the common case: a group already set up for this epoch */
+    if (g < v->n && v->epoch[g] == epoch && v->bits[g] != NULL && vix >= 0
+        && (size_t)vix < v->words[g] * 64) {
+        uint64_t *w = &v->bits[g][(size_t)vix >> 6];
+        uint64_t m = 1ull << (vix & 63);
+        if (*w & m)
+            return 0;
+        *w |= m;
+        return 1;
+    }
+    return qvb_put_slow(v, g, epoch, vix, vn);
+}
 
 /* Frees everything; v is then empty and reusable. */
 void qvb_free(qvb *v);
