@@ -21,6 +21,7 @@
 #define MAX_ROWS (1u << 16) /* larger declared sizes: header checks only */
 
 static int64_t vals[CB_MAX_COLS][MAX_ROWS], back[MAX_ROWS];
+static uint32_t ix[MAX_ROWS];
 
 
 static void
@@ -42,6 +43,16 @@ check(const uint8_t *b, size_t len)
         int rc = cb_decode_col(b, len, c, vals[c]);
         if (rc != cb_decode_col_info(b, len, &info, c, back))
             abort();
+        /* with dictionary indexes: the same values, and equal indexes
+         * exactly for equal values */
+        size_t k = 0;
+        if (rc != cb_decode_col_ix(b, len, &info, c, back, ix, &k))
+            abort();
+        if (rc == 0 && k > 0)
+            for (size_t i = 0; i < info.nrows; i++)
+                if (ix[i] >= k || (i && (ix[i] == ix[i - 1])
+                                        != (vals[c][i] == vals[c][i - 1])))
+                    abort();
         if (rc != 0)
             all = 0;
         else if (info.nrows
