@@ -411,6 +411,20 @@ db_close(db *d)
     free(d);
 }
 
+sqlite3_stmt *
+db_prep(db *d, const char *sql, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    if (db_batch_flush(d) != 0)
+        return NULL;
+    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_log_error(d, what);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
 int
 db_step_done(db *d, sqlite3_stmt *st, const char *what)
 {

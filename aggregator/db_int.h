@@ -114,6 +114,11 @@ int db_batch_register(db *d, char *err, size_t errlen);
  * logs and returns -1 otherwise. */
 int db_step_done(db *d, sqlite3_stmt *st, const char *what);
 
+/* Prepares sql (a constant) on d after writing the queued rows (so the
+ * statement sees them).  Returns the statement (the caller finalizes it)
+ * or NULL, the error logged with what. */
+sqlite3_stmt *db_prep(db *d, const char *sql, const char *what);
+
 /* Logs the handle's last error with a short context. */
 void db_log_error(db *d, const char *what);
 

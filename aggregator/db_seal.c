@@ -15,13 +15,18 @@
 static sqlite3_stmt *
 dbs_prep(db *d, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (db_batch_flush(d) != 0)
-        return NULL;
-    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_log_error(d, "seal: prepare");
-        sqlite3_finalize(st);
-        return NULL;
+    return db_prep(d, sql, "seal: prepare");
+}
+
+/* Prepares sql and binds ?1 = site, ?2 = lo, ?3 = hi. */
+static sqlite3_stmt *
+dbs_prep3(db *d, const char *sql, int64_t site, int64_t lo, int64_t hi)
+{
+    sqlite3_stmt *st = dbs_prep(d, sql);
+    if (st) {
+        sqlite3_bind_int64(st, 1, site);
+        sqlite3_bind_int64(st, 2, lo);
+        sqlite3_bind_int64(st, 3, hi);
     }
     return st;
 }
@@ -195,12 +200,10 @@ dbs_cols_free(dbs_cols *x)
 static int
 dbs_read(db *d, const char *sql, int64_t site, int64_t day, dbs_cols *x)
 {
-    sqlite3_stmt *st = dbs_prep(d, sql);
+    sqlite3_stmt *st = dbs_prep3(d, sql, site, day * DBS_DAY_MS,
+                                 (day + 1) * DBS_DAY_MS);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, day * DBS_DAY_MS);
-    sqlite3_bind_int64(st, 3, (day + 1) * DBS_DAY_MS);
     int rc;
     int64_t v[DBS_NCOLS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -312,11 +315,9 @@ db_seal_day_do(db *d, int64_t site, int64_t day)
     };
     size_t want[2] = { vi.n, ev.n };
     for (int i = 0; i < 2; i++) {
-        if ((st = dbs_prep(d, del[i])) == NULL)
+        if ((st = dbs_prep3(d, del[i], site, day * DBS_DAY_MS,
+                            (day + 1) * DBS_DAY_MS)) == NULL)
             goto done;
-        sqlite3_bind_int64(st, 1, site);
-        sqlite3_bind_int64(st, 2, day * DBS_DAY_MS);
-        sqlite3_bind_int64(st, 3, (day + 1) * DBS_DAY_MS);
         if (dbs_end(d, st, sqlite3_step(st), "seal: delete rows") != 0)
             goto done;
         if ((size_t)sqlite3_changes(d->h) != want[i]) {
@@ -443,14 +444,12 @@ db_seal_days(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
 {
     *days = NULL;
     *n = 0;
-    sqlite3_stmt *st = dbs_prep(d, "SELECT day FROM sealed_days"
+    sqlite3_stmt *st = dbs_prep3(d, "SELECT day FROM sealed_days"
                                    " WHERE site_id = ?1 AND day >= ?2"
-                                   " AND day < ?3 ORDER BY day");
+                                   " AND day < ?3 ORDER BY day", site,
+                                 day_lo, day_hi);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, day_lo);
-    sqlite3_bind_int64(st, 3, day_hi);
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -513,12 +512,9 @@ dbs_delete(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
         "DELETE FROM sealed_days WHERE site_id = ?1 AND day >= ?2 AND day < ?3",
     };
     for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *st = dbs_prep(d, del[i]);
+        sqlite3_stmt *st = dbs_prep3(d, del[i], site, day_lo, day_hi);
         if (st == NULL)
             return -1;
-        sqlite3_bind_int64(st, 1, site);
-        sqlite3_bind_int64(st, 2, day_lo);
-        sqlite3_bind_int64(st, 3, day_hi);
         if (dbs_end(d, st, sqlite3_step(st), "seal: delete day") != 0)
             return -1;
     }
@@ -618,14 +614,12 @@ int64_t
 db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
               int64_t *visits)
 {
-    sqlite3_stmt *st = dbs_prep(d, "SELECT TOTAL(ev_n), TOTAL(vi_n) FROM sealed_days"
+    sqlite3_stmt *st = dbs_prep3(d, "SELECT TOTAL(ev_n), TOTAL(vi_n) FROM sealed_days"
                                    " WHERE site_id = ?1 AND day >= ?2"
-                                   " AND day < ?3");
+                                   " AND day < ?3", site,
+                                 day_lo, day_hi);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, day_lo);
-    sqlite3_bind_int64(st, 3, day_hi);
     int rc = sqlite3_step(st);
     int64_t n = rc == SQLITE_ROW ? (int64_t)sqlite3_column_double(st, 0) : -1;
     if (visits)
@@ -677,14 +671,12 @@ dbs_candidate(db *d, int64_t site, int64_t hwm, unsigned after, int64_t *day)
     if ((*day + 1 + (int64_t)after) * DBS_DAY_MS > hwm)
         return 0;
     /* every visit with an event that day is over */
-    st = dbs_prep(d, "SELECT MAX(v.end_ts) FROM visits v WHERE v.id IN"
-                     " (SELECT visit_id FROM events WHERE site_id = ?1"
-                     " AND ts >= ?2 AND ts < ?3)");
+    st = dbs_prep3(d, "SELECT MAX(v.end_ts) FROM visits v WHERE v.id IN"
+                      " (SELECT visit_id FROM events WHERE site_id = ?1"
+                      " AND ts >= ?2 AND ts < ?3)", site, *day * DBS_DAY_MS,
+                   (*day + 1) * DBS_DAY_MS);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, site);
-    sqlite3_bind_int64(st, 2, *day * DBS_DAY_MS);
-    sqlite3_bind_int64(st, 3, (*day + 1) * DBS_DAY_MS);
     rc = sqlite3_step(st);
     int64_t end = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);

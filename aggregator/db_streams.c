@@ -11,15 +11,7 @@
 static sqlite3_stmt *
 streams_prep(db *d, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (db_batch_flush(d) != 0)
-        return NULL;
-    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("db: source_pos: prepare: %s", sqlite3_errmsg(d->h));
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
+    return db_prep(d, sql, "source_pos: prepare");
 }
 
 int
