@@ -28,6 +28,9 @@ int cli_backup(int argc, char **argv);
 /* tallyd compact --db FILE (cli_compact.c) */
 int cli_compact(int argc, char **argv);
 
+/* tallyd unseal --db FILE [DOMAIN] (cli_compact.c) */
+int cli_unseal(int argc, char **argv);
+
 /* Prints the full usage text (cli_usage.c). */
 void cli_usage(FILE *out);
 

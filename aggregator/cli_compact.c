@@ -9,7 +9,9 @@
 #include "aggregator/db_seal.h"
 #include "aggregator/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -65,4 +67,87 @@ cli_compact(int argc, char **argv)
                  (long long)md);
     db_close(d);
     return rc < 0 ? CLI_ERR : CLI_OK;
+}
+
+/* The sites to unseal: domain's, or all. */
+typedef struct {
+    int64_t *ids;
+    size_t   n, cap;
+} cu_sites;
+
+static int
+cu_site(void *ctx, int64_t site)
+{
+    cu_sites *s = ctx;
+    if (s->n == s->cap) {
+        size_t c = s->cap ? s->cap * 2 : 16;
+        int64_t *p = realloc(s->ids, c * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        s->ids = p;
+        s->cap = c;
+    }
+    s->ids[s->n++] = site;
+    return 0;
+}
+
+int
+cli_unseal(int argc, char **argv)
+{
+    conf c;
+    char err[1024];
+    const char *pos[1];
+    int npos = 0;
+    conf_defaults(&c);
+    if (conf_parse_args(&c, CONF_CMD_BACKUP, argc, argv, pos, 1, &npos, err,
+                        sizeof(err)) != 0
+        || (c.db[0] == '\0' && snprintf(err, sizeof(err), "unseal needs --db FILE"))) {
+        fprintf(stderr, "tallyd unseal: %s\nRun 'tallyd --help' for usage.\n", err);
+        return CLI_USAGE;
+    }
+    log_set_level((enum log_level)c.log_level);
+    if (access(c.db, R_OK | W_OK) != 0) {
+        log_error("unseal: cannot open database %s for writing", c.db);
+        return CLI_ERR;
+    }
+    db *d;
+    if (db_open(c.db, DB_RW, &d, err, sizeof(err)) != 0) {
+        log_error("unseal: %s", err);
+        return CLI_ERR;
+    }
+    cu_sites s = { 0 };
+    int rc = 0;
+    if (npos == 1) {
+        int64_t id;
+        int found = db_site_find(d, pos[0], &id);
+        if (found == 0)
+            fprintf(stderr, "tallyd unseal: no site '%s' in the database\n", pos[0]);
+        rc = found <= 0 || cu_site(&s, id) != 0 ? -1 : 0;
+    } else {
+        rc = db_sites_each(d, cu_site, &s);
+    }
+    int64_t days = 0;
+    for (size_t i = 0; rc == 0 && i < s.n; i++) {
+        int64_t *list;
+        size_t n;
+        if (db_seal_days(d, s.ids[i], INT64_MIN, INT64_MAX, &list, &n) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t j = 0; rc == 0 && j < n; j++) {
+            if (db_begin(d) != 0 || db_seal_unseal(d, s.ids[i], list[j]) < 0
+                || db_commit(d) != 0) {
+                db_rollback(d);
+                rc = -1;
+            } else {
+                days++;
+            }
+        }
+        free(list);
+    }
+    free(s.ids);
+    if (rc == 0)
+        log_info("unseal: %lld days back to rows", (long long)days);
+    db_close(d);
+    return rc == 0 ? CLI_OK : CLI_ERR;
 }

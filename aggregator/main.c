@@ -43,6 +43,8 @@ main(int argc, char **argv)
         return cli_backup(argc - 2, argv + 2);
     if (strcmp(cmd, "compact") == 0)
         return cli_compact(argc - 2, argv + 2);
+    if (strcmp(cmd, "unseal") == 0)
+        return cli_unseal(argc - 2, argv + 2);
     if (strcmp(cmd, "ship") == 0)
         return ship_main(argc - 2, argv + 2);
     if (strcmp(cmd, "replicas") == 0)

@@ -242,3 +242,23 @@ def test_serve_seals_in_idle_time_and_answers_the_same(pair):
     finally:
         srv.stop()
         ref.stop()
+
+
+def test_unseal_command_restores_the_rows(pair):
+    db, sdb = pair["db"], pair["sdb"]
+    r = subprocess.run([orc.TALLYD, "unseal", "--db", sdb, "nosuch.example"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "no site 'nosuch.example'" in r.stderr
+    r = subprocess.run([orc.TALLYD, "unseal", "--db", sdb, "site0.example"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s0 = one(sdb, "SELECT id FROM sites WHERE domain = 'site0.example'")
+    left = one(sdb, "SELECT COUNT(*) FROM sealed_days")
+    assert left > 0 and one(sdb, f"SELECT COUNT(*) FROM sealed_days WHERE site_id = {s0}") == 0
+    r = subprocess.run([orc.TALLYD, "unseal", "--db", sdb], capture_output=True, text=True)
+    assert r.returncode == 0 and f"{left} days back to rows" in r.stderr, r.stderr
+    assert one(sdb, "SELECT COUNT(*) FROM sealed_days") == 0
+    assert one(sdb, "SELECT COUNT(*) FROM sealed_cols") == 0
+    a, b = tables(db), tables(sdb)
+    for t in TABLES:
+        assert a[t] == b[t], t
