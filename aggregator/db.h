@@ -296,8 +296,9 @@ int db_site_find(db *d, const char *domain, int64_t *id);
 int db_stats(db *d, int64_t site_id, int64_t from_ms, int64_t to_ms,
              enum db_group g, db_stat_row **rows, size_t *n);
 
-/* The same numbers computed from the raw events table (the oracle the
- * tests compare db_stats with; also what filtered queries will use). */
+/* The same numbers computed from the rows of the raw events table (the
+ * oracle the unit tests compare db_stats with); events of sealed days
+ * (db_seal.h) are not rows and do not count. */
 int db_stats_raw(db *d, int64_t site_id, int64_t from_ms, int64_t to_ms,
                  enum db_group g, db_stat_row **rows, size_t *n);
 void db_stat_rows_free(db_stat_row *rows, size_t n);
