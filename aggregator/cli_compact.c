@@ -69,28 +69,6 @@ cli_compact(int argc, char **argv)
     return rc < 0 ? CLI_ERR : CLI_OK;
 }
 
-/* The sites to unseal: domain's, or all. */
-typedef struct {
-    int64_t *ids;
-    size_t   n, cap;
-} cu_sites;
-
-static int
-cu_site(void *ctx, int64_t site)
-{
-    cu_sites *s = ctx;
-    if (s->n == s->cap) {
-        size_t c = s->cap ? s->cap * 2 : 16;
-        int64_t *p = realloc(s->ids, c * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        s->ids = p;
-        s->cap = c;
-    }
-    s->ids[s->n++] = site;
-    return 0;
-}
-
 int
 cli_unseal(int argc, char **argv)
 {
@@ -115,27 +93,29 @@ cli_unseal(int argc, char **argv)
         log_error("unseal: %s", err);
         return CLI_ERR;
     }
-    cu_sites s = { 0 };
+    int64_t *sites = NULL, one = 0;
+    size_t nsites = 0;
     int rc = 0;
     if (npos == 1) {
-        int64_t id;
-        int found = db_site_find(d, pos[0], &id);
+        int found = db_site_find(d, pos[0], &one);
         if (found == 0)
             fprintf(stderr, "tallyd unseal: no site '%s' in the database\n", pos[0]);
-        rc = found <= 0 || cu_site(&s, id) != 0 ? -1 : 0;
+        rc = found <= 0 ? -1 : 0;
+        nsites = rc == 0;
     } else {
-        rc = db_sites_each(d, cu_site, &s);
+        rc = db_site_ids(d, &sites, &nsites);
     }
+    const int64_t *ids = npos == 1 ? &one : sites;
     int64_t days = 0;
-    for (size_t i = 0; rc == 0 && i < s.n; i++) {
+    for (size_t i = 0; rc == 0 && i < nsites; i++) {
         int64_t *list;
         size_t n;
-        if (db_seal_days(d, s.ids[i], INT64_MIN, INT64_MAX, &list, &n) != 0) {
+        if (db_seal_days(d, ids[i], INT64_MIN, INT64_MAX, &list, &n) != 0) {
             rc = -1;
             break;
         }
         for (size_t j = 0; rc == 0 && j < n; j++) {
-            if (db_begin(d) != 0 || db_seal_unseal(d, s.ids[i], list[j]) < 0
+            if (db_begin(d) != 0 || db_seal_unseal(d, ids[i], list[j]) < 0
                 || db_commit(d) != 0) {
                 db_rollback(d);
                 rc = -1;
@@ -145,7 +125,7 @@ cli_unseal(int argc, char **argv)
         }
         free(list);
     }
-    free(s.ids);
+    free(sites);
     if (rc == 0)
         log_info("unseal: %lld days back to rows", (long long)days);
     db_close(d);

@@ -197,6 +197,10 @@ int db_meta_set(db *d, const char *k, int64_t v);
 /* Calls fn for every site id, ascending.  Returns 0, fn's value, -1. */
 int db_sites_each(db *d, int (*fn)(void *ctx, int64_t site), void *ctx);
 
+/* Every site id, ascending, in a malloc'd *ids (the caller frees; NULL
+ * when *n is 0).  Returns 0 or -1. */
+int db_site_ids(db *d, int64_t **ids, size_t *n);
+
 /* Calls fn for every event of site with ts >= from_ts in (ts, seq)
  * order.  Returns 0, fn's non-zero value, or -1. */
 int db_events_from(db *d, int64_t site, int64_t from_ts,

@@ -5,12 +5,13 @@
 #include <stdlib.h>
 
 int
-db_sites_each(db *d, int (*fn)(void *ctx, int64_t site), void *ctx)
+db_site_ids(db *d, int64_t **out, size_t *nout)
 {
+    *out = NULL;
+    *nout = 0;
     sqlite3_stmt *st = db_stmt(d, DB_ST_SITES_ALL);
     if (st == NULL)
         return -1;
-    /* collect first: fn may run other statements */
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc;
@@ -33,6 +34,19 @@ db_sites_each(db *d, int (*fn)(void *ctx, int64_t site), void *ctx)
         free(ids);
         return -1;
     }
+    *out = ids;
+    *nout = n;
+    return 0;
+}
+
+int
+db_sites_each(db *d, int (*fn)(void *ctx, int64_t site), void *ctx)
+{
+    /* collect first: fn may run other statements */
+    int64_t *ids;
+    size_t n;
+    if (db_site_ids(d, &ids, &n) != 0)
+        return -1;
     int ret = 0;
     for (size_t i = 0; i < n && ret == 0; i++)
         ret = fn(ctx, ids[i]);

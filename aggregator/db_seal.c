@@ -687,41 +687,20 @@ dbs_candidate(db *d, int64_t site, int64_t hwm, unsigned after, int64_t *day)
     return end + DBS_VISIT_MARGIN_MS < hwm;
 }
 
-typedef struct {
-    int64_t *ids;
-    size_t   n, cap;
-} dbs_sites;
-
-static int
-dbs_site_cb(void *ctx, int64_t site)
-{
-    dbs_sites *s = ctx;
-    if (s->n == s->cap) {
-        size_t c = s->cap ? s->cap * 2 : 16;
-        int64_t *p = realloc(s->ids, c * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        s->ids = p;
-        s->cap = c;
-    }
-    s->ids[s->n++] = site;
-    return 0;
-}
-
 int64_t
 db_seal_step(db *d, unsigned after_days, int max_days)
 {
     if (after_days == 0 || d->in_tx)
         return after_days == 0 ? 0 : -1;
-    dbs_sites s = { 0 };
-    int64_t done = 0;
+    int64_t *sites = NULL, done = 0;
+    size_t nsites = 0;
     if (db_begin(d) != 0)
         return -1;
     int64_t hwm = 0;
     int bad = db_meta_get(d, "hwm_ms", &hwm) < 0
-              || db_sites_each(d, dbs_site_cb, &s) != 0;
+              || db_site_ids(d, &sites, &nsites) != 0;
     db_rollback(d);
-    for (size_t i = 0; !bad && i < s.n && done < max_days; i++) {
+    for (size_t i = 0; !bad && i < nsites && done < max_days; i++) {
         for (;;) {
             if (done >= max_days)
                 break;
@@ -730,8 +709,8 @@ db_seal_step(db *d, unsigned after_days, int max_days)
                 break;
             }
             int64_t day = 0;
-            int c = dbs_candidate(d, s.ids[i], hwm, after_days, &day);
-            int r = c == 1 ? db_seal_day_do(d, s.ids[i], day) : c;
+            int c = dbs_candidate(d, sites[i], hwm, after_days, &day);
+            int r = c == 1 ? db_seal_day_do(d, sites[i], day) : c;
             if (r < 0 || (r == 1 && db_commit(d) != 0)) {
                 if (d->in_tx)
                     db_rollback(d);
@@ -745,7 +724,7 @@ db_seal_step(db *d, unsigned after_days, int max_days)
             done++;
         }
     }
-    free(s.ids);
+    free(sites);
     return bad ? -1 : done;
 }
 
