@@ -17,30 +17,46 @@
 
 #define DAY_MS 86400000LL
 
+/* The start of compact and unseal: parses the backup command's flags
+ * (--db, --log-level, --config, --seal-after) and up to maxpos positional
+ * arguments into c / pos / *npos, then opens c->db read-write into *d.
+ * Returns CLI_OK with *d open (the caller closes it), or CLI_USAGE /
+ * CLI_ERR after saying why. */
+static int
+cc_open(const char *cmd, int argc, char **argv, conf *c, const char **pos,
+        int maxpos, int *npos, db **d)
+{
+    char err[1024];
+    conf_defaults(c);
+    if (conf_parse_args(c, CONF_CMD_BACKUP, argc, argv, pos, maxpos, npos, err,
+                        sizeof(err)) != 0
+        || (c->db[0] == '\0'
+            && snprintf(err, sizeof(err), "%s needs --db FILE", cmd))) {
+        fprintf(stderr, "tallyd %s: %s\nRun 'tallyd --help' for usage.\n", cmd,
+                err);
+        return CLI_USAGE;
+    }
+    log_set_level((enum log_level)c->log_level);
+    if (access(c->db, R_OK | W_OK) != 0) {
+        log_error("%s: cannot open database %s for writing", cmd, c->db);
+        return CLI_ERR;
+    }
+    if (db_open(c->db, DB_RW, d, err, sizeof(err)) != 0) {
+        log_error("%s: %s", cmd, err);
+        return CLI_ERR;
+    }
+    return CLI_OK;
+}
+
 int
 cli_compact(int argc, char **argv)
 {
     conf c;
-    char err[1024];
     int npos;
-    conf_defaults(&c);
-    /* the same flags as backup: --db, --log-level, --config */
-    if (conf_parse_args(&c, CONF_CMD_BACKUP, argc, argv, NULL, 0, &npos, err,
-                        sizeof(err)) != 0
-        || (c.db[0] == '\0' && snprintf(err, sizeof(err), "compact needs --db FILE"))) {
-        fprintf(stderr, "tallyd compact: %s\nRun 'tallyd --help' for usage.\n", err);
-        return CLI_USAGE;
-    }
-    log_set_level((enum log_level)c.log_level);
-    if (access(c.db, R_OK | W_OK) != 0) {
-        log_error("compact: cannot open database %s for writing", c.db);
-        return CLI_ERR;
-    }
     db *d;
-    if (db_open(c.db, DB_RW, &d, err, sizeof(err)) != 0) {
-        log_error("compact: %s", err);
-        return CLI_ERR;
-    }
+    int st = cc_open("compact", argc, argv, &c, NULL, 0, &npos, &d);
+    if (st != CLI_OK)
+        return st;
     int64_t hwm = 0, steps = 0, dh = 0, md = 0;
     int rc = db_meta_get(d, "hwm_ms", &hwm) < 0 ? -1 : 0;
     while (rc == 0 && hwm > 0) {
@@ -73,26 +89,12 @@ int
 cli_unseal(int argc, char **argv)
 {
     conf c;
-    char err[1024];
     const char *pos[1];
     int npos = 0;
-    conf_defaults(&c);
-    if (conf_parse_args(&c, CONF_CMD_BACKUP, argc, argv, pos, 1, &npos, err,
-                        sizeof(err)) != 0
-        || (c.db[0] == '\0' && snprintf(err, sizeof(err), "unseal needs --db FILE"))) {
-        fprintf(stderr, "tallyd unseal: %s\nRun 'tallyd --help' for usage.\n", err);
-        return CLI_USAGE;
-    }
-    log_set_level((enum log_level)c.log_level);
-    if (access(c.db, R_OK | W_OK) != 0) {
-        log_error("unseal: cannot open database %s for writing", c.db);
-        return CLI_ERR;
-    }
     db *d;
-    if (db_open(c.db, DB_RW, &d, err, sizeof(err)) != 0) {
-        log_error("unseal: %s", err);
-        return CLI_ERR;
-    }
+    int st = cc_open("unseal", argc, argv, &c, pos, 1, &npos, &d);
+    if (st != CLI_OK)
+        return st;
     int64_t *sites = NULL, one = 0;
     size_t nsites = 0;
     int rc = 0;

@@ -426,6 +426,41 @@ db_prep(db *d, const char *sql, const char *what)
 }
 
 int
+db_step_ints(db *d, sqlite3_stmt *st, int ncols, int64_t **out, size_t *n,
+             const char *what)
+{
+    int64_t *v = NULL;
+    size_t rows = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(v, cap * (size_t)ncols * sizeof(*p));
+            if (p == NULL)
+                break;
+            v = p;
+        }
+        for (int c = 0; c < ncols; c++)
+            v[rows * (size_t)ncols + (size_t)c] = sqlite3_column_int64(st, c);
+        rows++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_ROW)
+            log_error("db: %s: out of memory", what);
+        else
+            db_log_error(d, what);
+        free(v);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
+int
 db_step_done(db *d, sqlite3_stmt *st, const char *what)
 {
     if (st == NULL)

@@ -119,6 +119,14 @@ int db_step_done(db *d, sqlite3_stmt *st, const char *what);
  * or NULL, the error logged with what. */
 sqlite3_stmt *db_prep(db *d, const char *sql, const char *what);
 
+/* Steps st to its end, collecting the first ncols (1 or 2) integer
+ * columns of every row into a malloc'd *out (ncols values a row, row
+ * after row; the caller frees it; NULL when there is none) and the row
+ * count into *n; resets st (the caller finalizes or reuses it).  Returns
+ * 0, or -1 (logged with what; *out NULL, *n 0). */
+int db_step_ints(db *d, sqlite3_stmt *st, int ncols, int64_t **out,
+                 size_t *n, const char *what);
+
 /* Logs the handle's last error with a short context. */
 void db_log_error(db *d, const char *what);
 

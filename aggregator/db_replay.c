@@ -10,33 +10,7 @@ db_site_ids(db *d, int64_t **out, size_t *nout)
     *out = NULL;
     *nout = 0;
     sqlite3_stmt *st = db_stmt(d, DB_ST_SITES_ALL);
-    if (st == NULL)
-        return -1;
-    int64_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *p = realloc(ids, cap * sizeof(*p));
-            if (p == NULL) {
-                free(ids);
-                sqlite3_reset(st);
-                return -1;
-            }
-            ids = p;
-        }
-        ids[n++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        db_log_error(d, "list sites");
-        free(ids);
-        return -1;
-    }
-    *out = ids;
-    *nout = n;
-    return 0;
+    return st ? db_step_ints(d, st, 1, out, nout, "list sites") : -1;
 }
 
 int

@@ -18,6 +18,9 @@ dbs_prep(db *d, const char *sql)
     return db_prep(d, sql, "seal: prepare");
 }
 
+/* The sealed days of site ?1 in [?2, ?3). */
+#define DBS_DAYS_IN " FROM sealed_days WHERE site_id = ?1 AND day >= ?2 AND day < ?3"
+
 /* Prepares sql and binds ?1 = site, ?2 = lo, ?3 = hi. */
 static sqlite3_stmt *
 dbs_prep3(db *d, const char *sql, int64_t site, int64_t lo, int64_t hi)
@@ -444,36 +447,11 @@ db_seal_days(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
 {
     *days = NULL;
     *n = 0;
-    sqlite3_stmt *st = dbs_prep3(d, "SELECT day FROM sealed_days"
-                                   " WHERE site_id = ?1 AND day >= ?2"
-                                   " AND day < ?3 ORDER BY day", site,
-                                 day_lo, day_hi);
-    if (st == NULL)
-        return -1;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            int64_t *p = realloc(*days, cap * sizeof(int64_t));
-            if (p == NULL) {
-                sqlite3_finalize(st);
-                free(*days);
-                *days = NULL;
-                *n = 0;
-                return -1;
-            }
-            *days = p;
-        }
-        (*days)[(*n)++] = sqlite3_column_int64(st, 0);
-    }
-    if (dbs_end(d, st, rc, "seal: list sealed days") != 0) {
-        free(*days);
-        *days = NULL;
-        *n = 0;
-        return -1;
-    }
-    return 0;
+    sqlite3_stmt *st = dbs_prep3(d, "SELECT day" DBS_DAYS_IN " ORDER BY day",
+                                 site, day_lo, day_hi);
+    int rc = st == NULL ? -1 : db_step_ints(d, st, 1, days, n, "seal: list sealed days");
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* ---- unsealing ---- */
@@ -509,7 +487,7 @@ dbs_delete(db *d, int64_t site, int64_t day_lo, int64_t day_hi)
 {
     static const char *const del[2] = {
         "DELETE FROM sealed_cols WHERE site_id = ?1 AND day >= ?2 AND day < ?3",
-        "DELETE FROM sealed_days WHERE site_id = ?1 AND day >= ?2 AND day < ?3",
+        "DELETE" DBS_DAYS_IN,
     };
     for (int i = 0; i < 2; i++) {
         sqlite3_stmt *st = dbs_prep3(d, del[i], site, day_lo, day_hi);
@@ -583,27 +561,12 @@ db_seal_touch_visit(db *d, int64_t visit_id)
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, visit_id);
-    int64_t (*sd)[2] = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            void *p = realloc(sd, cap * sizeof(*sd));
-            if (p == NULL) {
-                sqlite3_finalize(st);
-                free(sd);
-                return -1;
-            }
-            sd = p;
-        }
-        sd[n][0] = sqlite3_column_int64(st, 0);
-        sd[n][1] = sqlite3_column_int64(st, 1);
-        n++;
-    }
-    int64_t done = dbs_end(d, st, rc, "seal: find visit") == 0 ? 0 : -1;
+    int64_t *sd;
+    size_t n;
+    int64_t done = db_step_ints(d, st, 2, &sd, &n, "seal: find visit");
+    sqlite3_finalize(st);
     for (size_t i = 0; done >= 0 && i < n; i++)
-        done = db_seal_unseal(d, sd[i][0], sd[i][1]) < 0 ? -1 : done + 1;
+        done = db_seal_unseal(d, sd[2 * i], sd[2 * i + 1]) < 0 ? -1 : done + 1;
     free(sd);
     return done;
 }
@@ -614,10 +577,8 @@ int64_t
 db_seal_count(db *d, int64_t site, int64_t day_lo, int64_t day_hi,
               int64_t *visits)
 {
-    sqlite3_stmt *st = dbs_prep3(d, "SELECT TOTAL(ev_n), TOTAL(vi_n) FROM sealed_days"
-                                   " WHERE site_id = ?1 AND day >= ?2"
-                                   " AND day < ?3", site,
-                                 day_lo, day_hi);
+    sqlite3_stmt *st = dbs_prep3(d, "SELECT TOTAL(ev_n), TOTAL(vi_n)"
+                                    DBS_DAYS_IN, site, day_lo, day_hi);
     if (st == NULL)
         return -1;
     int rc = sqlite3_step(st);

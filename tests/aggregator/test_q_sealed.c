@@ -141,14 +141,23 @@ typedef struct {
     size_t         n, cap;
 } rows;
 
+/* a (r->e or r->v, elements of sz bytes) with room for one more row. */
+static void *
+room(rows *r, void *a, size_t sz)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        a = realloc(a, r->cap * sz);
+        CHECK(a != NULL);
+    }
+    return a;
+}
+
 static int
 ev_cb(void *ctx, const dbq_event_row *e)
 {
     rows *r = ctx;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 64;
-        r->e = realloc(r->e, r->cap * sizeof(*r->e));
-    }
+    r->e = room(r, r->e, sizeof(*e));
     r->e[r->n++] = *e;
     return 0;
 }
@@ -157,10 +166,7 @@ static int
 vi_cb(void *ctx, const dbq_visit_row *v)
 {
     rows *r = ctx;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 64;
-        r->v = realloc(r->v, r->cap * sizeof(*r->v));
-    }
+    r->v = room(r, r->v, sizeof(*v));
     r->v[r->n++] = *v;
     return 0;
 }
